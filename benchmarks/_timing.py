@@ -1,0 +1,27 @@
+"""Shared timing helper for the benchmark scripts: best-of-N wall time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+def best_time(func: Callable[[], object], repeat: int = 5, budget_s: float = 30.0) -> float:
+    """Best wall time of ``func`` over ``repeat`` runs; stops early once ``budget_s`` is spent."""
+    best = float("inf")
+    start = time.perf_counter()
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - t0)
+        if time.perf_counter() - start > budget_s:
+            break
+    return best
+
+
+def report(label: str, ours: float, baseline: float, baseline_name: str) -> None:
+    """Print one benchmark line: both times and the speed ratio."""
+    print(
+        f"{label:<44} ours {ours * 1e3:10.3f} ms   {baseline_name} {baseline * 1e3:10.3f} ms"
+        f"   speedup {baseline / ours:8.1f}x"
+    )

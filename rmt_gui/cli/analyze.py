@@ -1,0 +1,85 @@
+"""``rmt-gui analyze FILE``: BEMA spectra of every fully connected layer, as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rmt_gui.model.analysis import LayerFailure, analyze_layers
+from rmt_gui.model.opener import open_checkpoint
+from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA, LayerAnalysis
+
+TABLE_COLUMNS = (
+    ("layer", "{name}"),
+    ("shape", "{shape[0]}x{shape[1]}"),
+    ("params", "{params}"),
+    ("sv_max", "{sv_max:.4g}"),
+    ("signal", "{n_signal}"),
+    ("sigma2", "{sigma2:.4g}"),
+    ("lambda+", "{lambda_plus:.4g}"),
+    ("sv_cut", "{sv_threshold:.4g}"),
+    ("fit_err", "{fit_error:.3f}"),
+    ("fit", "{fit}"),
+    ("GD", "{rank_gavish_donoho}"),
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``analyze`` subcommand."""
+    parser = sub.add_parser("analyze", help="fit MP/BEMA to every fully connected layer")
+    parser.add_argument("file", help="model file (.npy, .npz or a checkpoint)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="BEMA trim (0.2)")
+    parser.add_argument(
+        "--beta", type=float, default=DEFAULT_BETA, help="Tracy–Widom tail probability (0.1)"
+    )
+    parser.add_argument(
+        "--notebook-formula",
+        action="store_true",
+        help="use the paper notebook's (1+sqrt(gamma))**4/3 factor instead of **(4/3)",
+    )
+    parser.set_defaults(run=run)
+
+
+def format_table(rows: list[dict]) -> str:
+    """Render analysis records as an aligned text table."""
+    cells = [[head for head, _ in TABLE_COLUMNS]]
+    for row in rows:
+        values = {**row, "fit": "good" if row["good_fit"] else "POOR"}
+        cells.append([fmt.format(**values) for _, fmt in TABLE_COLUMNS])
+    widths = [max(len(line[i]) for line in cells) for i in range(len(TABLE_COLUMNS))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in cells
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Analyse every layer; layers that fail are reported and make the exit status 1."""
+    checkpoint = open_checkpoint(args.file)
+    variant = "notebook" if args.notebook_formula else "paper"
+    rows: list[dict] = []
+    failures: list[LayerFailure] = []
+    for result in analyze_layers(checkpoint, alpha=args.alpha, beta=args.beta, variant=variant):
+        if isinstance(result, LayerAnalysis):
+            rows.append(result.to_json())
+        else:
+            failures.append(result)
+    if args.json:
+        document = {"file": str(args.file), "layers": rows}
+        if failures:
+            document["errors"] = [{"name": f.info.name, "error": f.problem} for f in failures]
+        json.dump(document, sys.stdout, indent=2)
+        print()
+    else:
+        detail = f", {checkpoint.detail}" if checkpoint.detail else ""
+        print(f"{checkpoint.path} ({checkpoint.format}{detail})")
+        if rows:
+            print(format_table(rows))
+    for failure in failures:
+        print(
+            f"rmt-gui: error: {checkpoint.path}: layer {failure.info.name}: {failure.problem}",
+            file=sys.stderr,
+        )
+    return 1 if failures else 0

@@ -1,0 +1,1 @@
+"""Qt-free long-running work as generators: training, evaluation, sweeps."""

@@ -1,0 +1,64 @@
+"""What an opened model file offers: its fully connected layers, readable one at a time.
+
+A layer's matrix is always returned as a 2-D float array of shape ``(out, in)``, PyTorch's
+``nn.Linear.weight`` orientation; conv kernels ``(out, in, kh, kw)`` come reshaped to
+``(out, in * kh * kw)`` and are marked as such.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rmt_gui.errors import FileError
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One fully connected weight of a model file, in model order."""
+
+    name: str
+    shape: tuple[int, int]
+    params: int
+    dtype: str
+    factor_group: str | None = None
+    conv_shape: tuple[int, ...] | None = None
+
+    @property
+    def is_factor(self) -> bool:
+        """Whether this weight is one half of a factorised ``Linear -> Linear`` pair."""
+        return self.factor_group is not None
+
+
+class Checkpoint(ABC):
+    """An opened model file: format, where its weights came from, and its layers."""
+
+    format: str = ""
+
+    def __init__(self, path: Path, detail: str = "") -> None:
+        self.path = Path(path)
+        self.detail = detail
+
+    @abstractmethod
+    def layers(self) -> list[LayerInfo]:
+        """Fully connected layers in model order."""
+
+    @abstractmethod
+    def _read(self, name: str) -> np.ndarray:
+        """The raw weight array of layer ``name`` (any float dtype, any >= 2-D shape)."""
+
+    def layer(self, name: str) -> LayerInfo:
+        """The :class:`LayerInfo` called ``name``."""
+        for info in self.layers():
+            if info.name == name:
+                return info
+        raise FileError(self.path, f"no layer named {name!r}")
+
+    def read(self, name: str) -> np.ndarray:
+        """Layer ``name`` as a 2-D float ``(out, in)`` array (conv kernels reshaped)."""
+        info = self.layer(name)
+        array = np.asarray(self._read(name))
+        return array.reshape(info.shape)

@@ -1,0 +1,100 @@
+"""``.npy`` (one layer) and ``.npz`` (each 2-D array a layer, named by its key) files."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from rmt_gui.errors import FileError
+from rmt_gui.model.checkpoint import Checkpoint, LayerInfo
+
+
+def _layer_info(name: str, array: np.ndarray) -> LayerInfo | None:
+    """A :class:`LayerInfo` for a non-empty 2-D real array, else ``None``."""
+    if array.ndim != 2 or array.size == 0:
+        return None
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        return None
+    shape = (int(array.shape[0]), int(array.shape[1]))
+    return LayerInfo(name=name, shape=shape, params=array.size, dtype=str(array.dtype))
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    """Memory-map one ``.npy`` array after checking its header; never unpickles."""
+    try:
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(handle)
+            offset = handle.tell()
+    except (ValueError, OSError, EOFError) as exc:
+        raise FileError(path, f"not a readable .npy array ({exc})") from exc
+    if dtype.hasobject:
+        raise FileError(path, "holds pickled Python objects, not a numeric array")
+    expected = offset + int(np.prod(shape)) * dtype.itemsize
+    actual = path.stat().st_size
+    if actual < expected:
+        raise FileError(path, f"truncated .npy file: needs {expected} bytes, has {actual}")
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+class NpyCheckpoint(Checkpoint):
+    """A single ``.npy`` matrix, named after the file."""
+
+    format = "npy"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "one array")
+        self._array = _load_npy(path)
+        info = _layer_info(path.stem, self._array)
+        if info is None:
+            raise FileError(
+                path,
+                f"expected a non-empty 2-D numeric array, got shape {self._array.shape} "
+                f"of {self._array.dtype}",
+            )
+        self._info = info
+
+    def layers(self) -> list[LayerInfo]:
+        return [self._info]
+
+    def _read(self, name: str) -> np.ndarray:
+        return np.asarray(self._array)
+
+
+class NpzCheckpoint(Checkpoint):
+    """An ``.npz`` archive; its non-empty 2-D numeric arrays are the layers, in archive order."""
+
+    format = "npz"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        try:
+            self._archive = np.load(path, allow_pickle=False)
+            self._layers = [
+                info
+                for key in self._archive.files
+                if (info := _layer_info(key, self._archive[key])) is not None
+            ]
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise FileError(path, f"truncated or corrupt .npz archive ({exc})") from exc
+        except ValueError as exc:
+            raise FileError(path, f"holds an unreadable array ({exc})") from exc
+        skipped = len(self._archive.files) - len(self._layers)
+        if not self._layers:
+            raise FileError(path, "no non-empty 2-D numeric arrays in this .npz archive")
+        self.detail = f"{len(self._layers)} 2-D arrays" + (
+            f", {skipped} other arrays skipped" if skipped else ""
+        )
+
+    def layers(self) -> list[LayerInfo]:
+        return list(self._layers)
+
+    def _read(self, name: str) -> np.ndarray:
+        return self._archive[name]
