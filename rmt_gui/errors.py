@@ -16,3 +16,7 @@ class FileError(RmtGuiError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+
+class CancelledError(RmtGuiError):
+    """Long work stopped because the user asked it to; state up to the last step is intact."""

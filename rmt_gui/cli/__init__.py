@@ -10,10 +10,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rmt_gui.cli import analyze
+from rmt_gui.cli import analyze, evaluate, prune
 from rmt_gui.errors import RmtGuiError
 
-COMMANDS = (analyze,)
+COMMANDS = (analyze, prune, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from rmt_gui.cli.common import add_trust_option, print_json
 from rmt_gui.model.analysis import LayerFailure, analyze_layers
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA, LayerAnalysis
@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="use the paper notebook's (1+sqrt(gamma))**4/3 factor instead of **(4/3)",
     )
+    add_trust_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -57,7 +58,7 @@ def format_table(rows: list[dict]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Analyse every layer; layers that fail are reported and make the exit status 1."""
-    checkpoint = open_checkpoint(args.file)
+    checkpoint = open_checkpoint(args.file, trust=args.trust)
     variant = "notebook" if args.notebook_formula else "paper"
     rows: list[dict] = []
     failures: list[LayerFailure] = []
@@ -70,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
         document = {"file": str(args.file), "layers": rows}
         if failures:
             document["errors"] = [{"name": f.info.name, "error": f.problem} for f in failures]
-        json.dump(document, sys.stdout, indent=2)
-        print()
+        print_json(document)
     else:
         detail = f", {checkpoint.detail}" if checkpoint.detail else ""
         print(f"{checkpoint.path} ({checkpoint.format}{detail})")

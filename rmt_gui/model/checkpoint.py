@@ -10,10 +10,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rmt_gui.errors import FileError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,15 @@ class Checkpoint(ABC):
     @abstractmethod
     def _read(self, name: str) -> np.ndarray:
         """The raw weight array of layer ``name`` (any float dtype, any >= 2-D shape)."""
+
+    @abstractmethod
+    def build_model(self) -> nn.Module:
+        """A module holding every tensor of the file, for surgery, evaluation and export.
+
+        It is runnable when the architecture is known (TorchScript, a trusted module, this
+        project's format, or linear layers chaining 784 -> 10); otherwise it holds the weights
+        and refuses ``forward`` with a clear message.
+        """
 
     def layer(self, name: str) -> LayerInfo:
         """The :class:`LayerInfo` called ``name``."""

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rmt_gui.errors import FileError
 from rmt_gui.model.checkpoint import Checkpoint, LayerInfo
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def _layer_info(name: str, array: np.ndarray) -> LayerInfo | None:
@@ -19,6 +23,20 @@ def _layer_info(name: str, array: np.ndarray) -> LayerInfo | None:
         return None
     shape = (int(array.shape[0]), int(array.shape[1]))
     return LayerInfo(name=name, shape=shape, params=array.size, dtype=str(array.dtype))
+
+
+def _tree(arrays: dict[str, np.ndarray]) -> nn.Module:
+    """A weights-only module over numeric arrays (runnable if they chain 784 -> 10)."""
+    import torch
+
+    from rmt_gui.model.tree import tree_from_state_dict
+
+    numeric = {
+        key: torch.from_numpy(np.array(value))
+        for key, value in arrays.items()
+        if np.issubdtype(value.dtype, np.number) and value.size
+    }
+    return tree_from_state_dict(numeric)
 
 
 def _load_npy(path: Path) -> np.ndarray:
@@ -67,6 +85,9 @@ class NpyCheckpoint(Checkpoint):
     def _read(self, name: str) -> np.ndarray:
         return np.asarray(self._array)
 
+    def build_model(self) -> nn.Module:
+        return _tree({f"{self._info.name}.weight": self._array})
+
 
 class NpzCheckpoint(Checkpoint):
     """An ``.npz`` archive; its non-empty 2-D numeric arrays are the layers, in archive order."""
@@ -98,3 +119,6 @@ class NpzCheckpoint(Checkpoint):
 
     def _read(self, name: str) -> np.ndarray:
         return self._archive[name]
+
+    def build_model(self) -> nn.Module:
+        return _tree({key: self._archive[key] for key in self._archive.files})
