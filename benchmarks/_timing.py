@@ -25,3 +25,15 @@ def report(label: str, ours: float, baseline: float, baseline_name: str) -> None
         f"{label:<44} ours {ours * 1e3:10.3f} ms   {baseline_name} {baseline * 1e3:10.3f} ms"
         f"   speedup {baseline / ours:8.1f}x"
     )
+
+
+def report_ratio(
+    label: str, ours: float, baseline: float, baseline_name: str, target: float
+) -> None:
+    """Print one benchmark line as the time ratio ours / baseline against a target ratio."""
+    ratio = ours / baseline
+    verdict = "met" if ratio <= target else "MISSED"
+    print(
+        f"{label:<44} ours {ours * 1e3:10.3f} ms   {baseline_name} {baseline * 1e3:10.3f} ms"
+        f"   ratio {ratio:6.2f}x (target <= {target:g}x: {verdict})"
+    )

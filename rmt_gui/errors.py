@@ -20,3 +20,21 @@ class FileError(RmtGuiError):
 
 class CancelledError(RmtGuiError):
     """Long work stopped because the user asked it to; state up to the last step is intact."""
+
+
+BOILERPLATE = (
+    " This is an internal miniz error",
+    " The file might be corrupted",
+    " If you are seeing this error",
+    " Exception raised from ",
+)
+
+
+def one_line(problem: object, limit: int = 160) -> str:
+    """The first line of an exception's text, without library boilerplate, at most ``limit``."""
+    lines = [line.strip() for line in str(problem).splitlines() if line.strip()]
+    text = lines[0] if lines else type(problem).__name__
+    for phrase in BOILERPLATE:
+        text = text.split(phrase, 1)[0]
+    text = text.rstrip(" .:")
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

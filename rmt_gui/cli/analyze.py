@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rmt_gui.cli.common import add_trust_option, print_json
+from rmt_gui.cli.common import add_layer_option, add_trust_option, check_layers, print_json
 from rmt_gui.model.analysis import LayerFailure, analyze_layers
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA, LayerAnalysis
@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="use the paper notebook's (1+sqrt(gamma))**4/3 factor instead of **(4/3)",
     )
+    add_layer_option(parser, "analyse only this weight (repeat; default: all)")
     add_trust_option(parser)
     parser.set_defaults(run=run)
 
@@ -59,10 +60,15 @@ def format_table(rows: list[dict]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Analyse every layer; layers that fail are reported and make the exit status 1."""
     checkpoint = open_checkpoint(args.file, trust=args.trust)
+    if args.layer:
+        check_layers(checkpoint.path, args.layer, [info.name for info in checkpoint.layers()])
     variant = "notebook" if args.notebook_formula else "paper"
     rows: list[dict] = []
     failures: list[LayerFailure] = []
-    for result in analyze_layers(checkpoint, alpha=args.alpha, beta=args.beta, variant=variant):
+    results = analyze_layers(
+        checkpoint, args.layer, alpha=args.alpha, beta=args.beta, variant=variant
+    )
+    for result in results:
         if isinstance(result, LayerAnalysis):
             rows.append(result.to_json())
         else:

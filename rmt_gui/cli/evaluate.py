@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rmt_gui.cli.common import add_data_option, add_trust_option, print_json
+from rmt_gui.cli.common import about, add_data_option, add_trust_option, print_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,15 +19,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the model and the test split, evaluate, print."""
-    from rmt_gui.model.data import load_mnist
-    from rmt_gui.model.evaluate import evaluate
     from rmt_gui.model.opener import open_checkpoint
-    from rmt_gui.model.surgery import parameter_count
 
     checkpoint = open_checkpoint(args.file, trust=args.trust)
-    model = checkpoint.build_model()
+    from rmt_gui.model.data import load_mnist
+    from rmt_gui.model.evaluate import check_runnable, evaluate
+    from rmt_gui.model.surgery import parameter_count
+
+    with about(checkpoint.path):
+        model = checkpoint.build_model()
+        check_runnable(model)
     data = load_mnist(args.data, train=False, download=args.download)
-    result = evaluate(model, data)
+    with about(checkpoint.path):
+        result = evaluate(model, data)
     if args.json:
         print_json({"file": str(args.file), "params": parameter_count(model), **result.to_json()})
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from rmt_gui.cli.common import add_trust_option, print_json
+from rmt_gui.cli.common import about, add_layer_option, add_trust_option, check_layers, print_json
 
 PAPER_KEEP_NOISE = 0.45
 
@@ -14,9 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("prune", help="prune layers by SVD and write the pruned model")
     parser.add_argument("file", help="model file")
     parser.add_argument("--out", required=True, help="output file")
-    parser.add_argument(
-        "--layer", action="append", metavar="NAME", help="weight to prune (repeat; default: all)"
-    )
+    add_layer_option(parser, "weight to prune (repeat; default: every linear layer)")
     rule = parser.add_mutually_exclusive_group(required=True)
     rule.add_argument("--bema", action="store_true", help="keep BEMA signal + a noise fraction")
     rule.add_argument("--rank", type=int, metavar="K", help="keep the top K singular values")
@@ -59,23 +57,22 @@ def _rule(args: argparse.Namespace, min_rank: int):
 
 def run(args: argparse.Namespace) -> int:
     """Plan, apply, export, and print per-layer ranks and parameter counts."""
-    from rmt_gui.errors import FileError
+    from rmt_gui.model.opener import open_checkpoint
+
+    checkpoint = open_checkpoint(args.file, trust=args.trust)
     from rmt_gui.model.export import export_model
     from rmt_gui.model.module_layers import linear_modules
-    from rmt_gui.model.opener import open_checkpoint
     from rmt_gui.model.pruning import apply_plan, output_dim, plan
     from rmt_gui.model.surgery import parameter_count
 
-    checkpoint = open_checkpoint(args.file, trust=args.trust)
-    model = checkpoint.build_model()
-    known = [info.name for info in checkpoint.layers()]
-    layers = args.layer or [f"{path}.weight" for path, _ in linear_modules(model)] or known
-    missing = [name for name in layers if name not in known]
-    if missing:
-        raise FileError(checkpoint.path, f"no layer named {', '.join(missing)}")
-    rule = _rule(args, args.min_rank if args.min_rank is not None else output_dim(model))
-    plans = plan(model, layers, rule)
-    pruned, changes = apply_plan(model, plans, rule)
+    with about(checkpoint.path):
+        model = checkpoint.build_model()
+        known = [info.name for info in checkpoint.layers()]
+        layers = args.layer or [f"{path}.weight" for path, _ in linear_modules(model)] or known
+        check_layers(checkpoint.path, layers, known)
+        rule = _rule(args, args.min_rank if args.min_rank is not None else output_dim(model))
+        plans = plan(model, layers, rule)
+        pruned, changes = apply_plan(model, plans, rule)
     out = export_model(
         pruned, args.out, args.format, force=args.force,
         history=[*getattr(checkpoint, "history", []), rule.describe()],

@@ -7,6 +7,7 @@ A layer's matrix is always returned as a 2-D float array of shape ``(out, in)``,
 
 from __future__ import annotations
 
+import zipfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,15 @@ from rmt_gui.errors import FileError
 
 if TYPE_CHECKING:
     from torch import nn
+
+
+def zip_names(path: Path) -> list[str] | None:
+    """Member names of a readable zip archive, else ``None`` (any corruption counts)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except Exception:
+        return None
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,9 @@ class Checkpoint(ABC):
         raise FileError(self.path, f"no layer named {name!r}")
 
     def read(self, name: str) -> np.ndarray:
-        """Layer ``name`` as a 2-D float ``(out, in)`` array (conv kernels reshaped)."""
+        """Layer ``name`` as a 2-D ``(out, in)`` array, half precision widened to float32."""
         info = self.layer(name)
         array = np.asarray(self._read(name))
+        if array.dtype == np.float16:
+            array = array.astype(np.float32)
         return array.reshape(info.shape)

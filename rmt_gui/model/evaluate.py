@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from rmt_gui.errors import one_line
 from rmt_gui.model.data import MnistSplit
 from rmt_gui.model.tree import MNIST_CLASSES, NotRunnableError, WeightTree
 
@@ -52,11 +53,17 @@ def log_probs(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Log-probabilities ``[N, 10]`` from ``model`` on ``images`` ``[N, 1, 28, 28]``."""
     try:
         out = model(images)
-    except RuntimeError as first:
+    except NotRunnableError:
+        raise
+    except Exception as first:
         try:
             out = model(images.flatten(1))
-        except RuntimeError:
-            raise NotRunnableError(f"the model does not accept MNIST images ({first})") from first
+        except Exception:
+            raise NotRunnableError(
+                f"the model does not accept MNIST images ({one_line(first)})"
+            ) from first
+    if not isinstance(out, torch.Tensor):
+        raise NotRunnableError(f"model output is a {type(out).__name__}, expected a tensor")
     if out.ndim != 2 or out.shape[1] != MNIST_CLASSES:
         raise NotRunnableError(f"model output has shape {list(out.shape)}, expected [N, 10]")
     return torch.log_softmax(out.float(), dim=1)

@@ -10,6 +10,12 @@ import numpy as np
 from rmt_gui.model.checkpoint import LayerInfo
 
 FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16", "float8")
+SAFETENSORS_NAMES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16"}
+
+
+def dtype_name(dtype: str) -> str:
+    """One spelling for every format: ``torch.float32`` and ``F32`` are both ``float32``."""
+    return SAFETENSORS_NAMES.get(dtype, dtype.removeprefix("torch."))
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ def layers_from_tensors(tensors: Iterable[TensorMeta]) -> list[LayerInfo]:
                 name=name,
                 shape=(int(rows), cols),
                 params=int(rows) * cols + _bias_size(metas, name, rows),
-                dtype=meta.dtype.removeprefix("torch."),
+                dtype=dtype_name(meta.dtype),
                 factor_group=groups.get(name),
                 conv_shape=tuple(int(d) for d in meta.shape) if len(meta.shape) == 4 else None,
             )

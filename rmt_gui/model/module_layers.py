@@ -15,6 +15,11 @@ def is_linear(module: nn.Module) -> bool:
     return isinstance(module, nn.Linear) or getattr(module, "original_name", "") == "Linear"
 
 
+def is_conv(module: nn.Module) -> bool:
+    """An ``nn.Conv2d``, or a TorchScript module compiled from one."""
+    return isinstance(module, nn.Conv2d) or getattr(module, "original_name", "") == "Conv2d"
+
+
 def linear_modules(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
     """``(path, module)`` of every linear layer of ``model`` in definition order."""
     for path, module in model.named_modules():
@@ -28,6 +33,6 @@ def layers_from_module(model: nn.Module) -> list[LayerInfo]:
     wanted = {
         f"{path}.weight" if path else "weight"
         for path, module in model.named_modules()
-        if is_linear(module) or isinstance(module, nn.Conv2d)
+        if is_linear(module) or is_conv(module)
     }
     return [info for info in layers_from_tensors(metas) if info.name in wanted]

@@ -15,14 +15,22 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def _layer_info(name: str, array: np.ndarray) -> LayerInfo | None:
-    """A :class:`LayerInfo` for a non-empty 2-D real array, else ``None``."""
+def _layer_info(name: str, array: np.ndarray, bias: int = 0) -> LayerInfo | None:
+    """A :class:`LayerInfo` for a non-empty 2-D real array plus ``bias`` entries, else ``None``."""
     if array.ndim != 2 or array.size == 0:
         return None
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         return None
     shape = (int(array.shape[0]), int(array.shape[1]))
-    return LayerInfo(name=name, shape=shape, params=array.size, dtype=str(array.dtype))
+    return LayerInfo(name=name, shape=shape, params=array.size + bias, dtype=str(array.dtype))
+
+
+def _bias_size(archive: np.lib.npyio.NpzFile, name: str, rows: int) -> int:
+    """Entries of the 1-D bias ``P.bias`` that goes with weight ``P.weight``, else 0."""
+    key = name.removesuffix("weight") + "bias"
+    if not name.endswith("weight") or key not in archive.files:
+        return 0
+    return rows if archive[key].shape == (rows,) else 0
 
 
 def _tree(arrays: dict[str, np.ndarray]) -> nn.Module:
@@ -63,7 +71,7 @@ def _load_npy(path: Path) -> np.ndarray:
 
 
 class NpyCheckpoint(Checkpoint):
-    """A single ``.npy`` matrix, named after the file."""
+    """A single ``.npy`` matrix, named after the file (also its key in :meth:`build_model`)."""
 
     format = "npy"
 
@@ -86,7 +94,7 @@ class NpyCheckpoint(Checkpoint):
         return np.asarray(self._array)
 
     def build_model(self) -> nn.Module:
-        return _tree({f"{self._info.name}.weight": self._array})
+        return _tree({self._info.name: self._array})
 
 
 class NpzCheckpoint(Checkpoint):
@@ -99,11 +107,9 @@ class NpzCheckpoint(Checkpoint):
         try:
             self._archive = np.load(path, allow_pickle=False)
             self._layers = [
-                info
-                for key in self._archive.files
-                if (info := _layer_info(key, self._archive[key])) is not None
+                info for key in self._archive.files if (info := self._info(key)) is not None
             ]
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
             raise FileError(path, f"truncated or corrupt .npz archive ({exc})") from exc
         except ValueError as exc:
             raise FileError(path, f"holds an unreadable array ({exc})") from exc
@@ -113,6 +119,12 @@ class NpzCheckpoint(Checkpoint):
         self.detail = f"{len(self._layers)} 2-D arrays" + (
             f", {skipped} other arrays skipped" if skipped else ""
         )
+
+    def _info(self, key: str) -> LayerInfo | None:
+        """The layer stored under ``key`` (its bias counted), else ``None``."""
+        array = self._archive[key]
+        bias = _bias_size(self._archive, key, array.shape[0]) if array.ndim == 2 else 0
+        return _layer_info(key, array, bias)
 
     def layers(self) -> list[LayerInfo]:
         return list(self._layers)

@@ -9,8 +9,8 @@ offsets are relative to the end of the header.
 
 from __future__ import annotations
 
-import itertools
 import json
+import math
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,38 +30,69 @@ DTYPES = {
     "BF16": np.dtype("<u2"), "I64": np.dtype("<i8"), "I32": np.dtype("<i4"),
     "I16": np.dtype("<i2"), "I8": np.dtype("i1"), "U8": np.dtype("u1"), "BOOL": np.dtype("?"),
 }  # fmt: skip
+ITEM_SIZES = {
+    **{name: dtype.itemsize for name, dtype in DTYPES.items()},
+    "F8_E4M3": 1, "F8_E4M3FNUZ": 1, "F8_E5M2": 1, "F8_E5M2FNUZ": 1, "F8_E8M0": 1,
+    "U16": 2, "U32": 4, "U64": 8, "C64": 8,
+}  # fmt: skip
 
 
 def looks_like_safetensors(head: bytes, size: int) -> bool:
-    """An 8-byte length that fits the file, followed by the start of a JSON object."""
-    if len(head) < 9:
+    """A plausible 8-byte header length followed by the start of a JSON object.
+
+    A length beyond the file size still counts, so that the reader can say the header lies.
+    """
+    if len(head) < 9 or size < 10:
         return False
     (length,) = struct.unpack("<Q", head[:8])
-    return 2 <= length <= size - 8 and head[8:9] == b"{"
+    return 2 <= length <= MAX_HEADER and head[8:9] == b"{"
+
+
+def _is_int(value: object) -> bool:
+    """A JSON integer (``bool`` is an ``int`` in Python, but not here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_entry(path: Path, name: str, entry: object, data_size: int) -> tuple[int, int]:
     """Validate one header entry and return its byte range."""
     if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= set(entry):
         raise FileError(path, f"safetensors header entry {name!r} is malformed")
-    dtype = DTYPES.get(entry["dtype"])
     shape, offsets = entry["shape"], entry["data_offsets"]
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+    if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
         raise FileError(path, f"safetensors tensor {name!r} has an invalid shape {shape!r}")
-    if not isinstance(offsets, list) or len(offsets) != 2:
-        raise FileError(path, f"safetensors tensor {name!r} has invalid data offsets")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_int, offsets))):
+        raise FileError(path, f"safetensors tensor {name!r} has invalid data offsets {offsets!r}")
     begin, end = offsets
-    if not (isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end <= data_size):
+    if not 0 <= begin <= end <= data_size:
         raise FileError(
             path, f"safetensors header lies: tensor {name!r} spans bytes {begin}..{end} "
             f"but the file has {data_size} data bytes"
         )  # fmt: skip
-    if dtype is not None and end - begin != int(np.prod(shape)) * dtype.itemsize:
+    item = ITEM_SIZES.get(entry["dtype"]) if isinstance(entry["dtype"], str) else None
+    if item is None:
+        raise FileError(path, f"safetensors tensor {name!r} has unknown dtype {entry['dtype']!r}")
+    needed = math.prod(shape) * item
+    if end - begin != needed:
         raise FileError(
             path, f"safetensors header lies: tensor {name!r} of shape {shape} {entry['dtype']} "
-            f"needs {int(np.prod(shape)) * dtype.itemsize} bytes, the header gives {end - begin}"
+            f"needs {needed} bytes, the header gives {end - begin}"
         )  # fmt: skip
     return begin, end
+
+
+def _check_coverage(path: Path, ranges: list[tuple[int, int]], data_size: int) -> None:
+    """Tensors must tile the data exactly: no overlap, no hole, nothing after the last one."""
+    position = 0
+    for begin, end in sorted(ranges):
+        if begin < position:
+            raise FileError(path, "safetensors header lies: tensors overlap")
+        if begin > position:
+            raise FileError(path, f"safetensors header lies: bytes {position}..{begin} unused")
+        position = end
+    if position != data_size:
+        raise FileError(
+            path, f"safetensors header lies: tensors end at byte {position} of {data_size}"
+        )
 
 
 def read_header(path: Path) -> tuple[dict[str, dict], dict[str, str], int]:
@@ -73,19 +104,21 @@ def read_header(path: Path) -> tuple[dict[str, dict], dict[str, str], int]:
             raise FileError(path, "truncated safetensors file (no header length)")
         (length,) = struct.unpack("<Q", raw_len)
         if length > min(MAX_HEADER, size - 8):
-            raise FileError(path, f"safetensors header length {length} exceeds the file size")
+            raise FileError(
+                path, f"safetensors header length {length} exceeds the file size ({size} bytes)"
+            )
         try:
             header = json.loads(handle.read(length))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise FileError(path, f"safetensors header is not valid JSON ({exc})") from exc
     if not isinstance(header, dict):
         raise FileError(path, "safetensors header is not a JSON object")
     metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict):
+        raise FileError(path, "safetensors __metadata__ is not a JSON object")
     data_size = size - 8 - length
-    ranges = sorted(_check_entry(path, name, entry, data_size) for name, entry in header.items())
-    for (_, end), (begin, _) in itertools.pairwise(ranges):
-        if begin < end:
-            raise FileError(path, "safetensors header lies: tensors overlap")
+    ranges = [_check_entry(path, name, entry, data_size) for name, entry in header.items()]
+    _check_coverage(path, ranges, data_size)
     return header, metadata, 8 + length
 
 
@@ -117,7 +150,7 @@ class SafetensorsCheckpoint(Checkpoint):
         if dtype is None:
             raise FileError(self.path, f"tensor {name!r} has unsupported dtype {entry['dtype']}")
         begin, _ = entry["data_offsets"]
-        count = int(np.prod(entry["shape"]))
+        count = math.prod(entry["shape"])
         raw = np.memmap(
             self.path, dtype=dtype, mode="r", offset=self._start + begin, shape=(count,)
         ) if count else np.zeros(0, dtype)  # fmt: skip

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-from rmt_gui.errors import FileError
-from rmt_gui.model.checkpoint import Checkpoint, LayerInfo
+from rmt_gui.errors import FileError, one_line
+from rmt_gui.model.checkpoint import Checkpoint, LayerInfo, zip_names
 from rmt_gui.model.formats.tensors import TensorCheckpoint, to_numpy
 from rmt_gui.model.jit import quiet_jit
 from rmt_gui.model.module_layers import layers_from_module
@@ -51,7 +53,7 @@ class ModuleCheckpoint(Checkpoint):
     def layers(self) -> list[LayerInfo]:
         return list(self._layers)
 
-    def _read(self, name: str) -> object:
+    def _read(self, name: str) -> np.ndarray:
         return to_numpy(self._state[name])
 
     def build_model(self) -> nn.Module:
@@ -87,10 +89,8 @@ def find_state_dict(payload: object) -> tuple[Mapping[str, torch.Tensor], str] |
 
 def is_torchscript(path: Path) -> bool:
     """A zip archive with TorchScript code (``code/`` or ``constants.pkl``)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-    except (zipfile.BadZipFile, OSError):
+    names = zip_names(path)
+    if names is None:
         return False
     return any("/code/" in name or name.endswith("/constants.pkl") for name in names)
 
@@ -98,29 +98,53 @@ def is_torchscript(path: Path) -> bool:
 def _unsupported_global(message: str) -> str:
     """The ``module.name`` that ``weights_only`` refused, from torch's error message."""
     found = re.search(r"GLOBAL ([\w.]+)", message)
-    return found.group(1) if found else "an object torch cannot load safely"
+    return found.group(1) if found else "data the safe loader does not accept"
+
+
+def _class_problem(exc: Exception) -> str:
+    """Why a trusted pickle's class could not be found, and what to do instead."""
+    text = str(exc)
+    missing = re.search(r"Can't get attribute '([\w.]+)' on <module '([\w.]+)'", text)
+    if missing and missing.group(2).endswith("__main__"):
+        return (
+            f"the pickled model's class {missing.group(1)!r} was defined in the script that "
+            "saved it (__main__), so it cannot be rebuilt here; save model.state_dict() "
+            "or TorchScript instead"
+        )
+    return (
+        f"the pickled model's class is not importable here ({one_line(exc)}); "
+        "save model.state_dict() or TorchScript instead"
+    )
 
 
 def _load(path: Path, weights_only: bool) -> object:
     """``torch.load`` on the CPU, memory-mapped for zip archives; errors become one line."""
     mmap = zipfile.is_zipfile(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only, mmap=mmap)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=weights_only, mmap=mmap)
     except pickle.UnpicklingError as exc:
         text = str(exc)
-        if weights_only and ("Unsupported global" in text or "weights_only" in text.lower()):
+        if weights_only and "weights only load failed" in text.lower():
             what = _unsupported_global(text)
             raise TrustRequiredError(path, TRUST_HINT.format(what=what)) from exc
-        raise FileError(path, f"corrupt pickle data ({text.splitlines()[0]})") from exc
+        raise FileError(path, f"corrupt pickle data ({one_line(text)})") from exc
     except (EOFError, zipfile.BadZipFile) as exc:
         raise FileError(path, "truncated or corrupt PyTorch file") from exc
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise FileError(path, f"truncated or corrupt PyTorch file ({first})") from exc
-    except (AttributeError, ModuleNotFoundError, ImportError) as exc:
-        raise FileError(
-            path, f"the pickled object's class is not importable here ({exc}); save a state_dict"
-        ) from exc
+    except (AttributeError, ImportError) as exc:
+        if weights_only:
+            raise FileError(path, f"corrupt PyTorch file ({one_line(exc)})") from exc
+        raise FileError(path, _class_problem(exc)) from exc
+    except MemoryError as exc:
+        raise FileError(path, "corrupt PyTorch file (asks for more memory than exists)") from exc
+    except Exception as exc:
+        reason = (
+            one_line(exc)
+            if isinstance(exc, RuntimeError)
+            else f"{type(exc).__name__}: {one_line(exc)}"
+        )
+        raise FileError(path, f"truncated or corrupt PyTorch file ({reason})") from exc
 
 
 def open_torchscript(path: Path) -> Checkpoint:
@@ -128,8 +152,8 @@ def open_torchscript(path: Path) -> Checkpoint:
     try:
         with quiet_jit():
             module = torch.jit.load(str(path), map_location="cpu")
-    except (RuntimeError, ValueError) as exc:
-        raise FileError(path, f"corrupt TorchScript archive ({str(exc).splitlines()[0]})") from exc
+    except Exception as exc:
+        raise FileError(path, f"corrupt TorchScript archive ({one_line(exc)})") from exc
     return ModuleCheckpoint(path, module, "torchscript", "TorchScript archive")
 
 
