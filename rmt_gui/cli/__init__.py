@@ -10,10 +10,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rmt_gui.cli import analyze, evaluate, prune
+from rmt_gui.cli import analyze, evaluate, prune, train
+from rmt_gui.cli import open as open_command
 from rmt_gui.errors import RmtGuiError
 
-COMMANDS = (analyze, prune, evaluate)
+COMMANDS = (analyze, prune, evaluate, train, open_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,10 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; expected failures print one line and return a non-zero status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
     try:
+        if args.command is None:
+            return open_command.launch([])
         return int(args.run(args) or 0)
     except RmtGuiError as exc:
         print(f"rmt-gui: error: {exc}", file=sys.stderr)

@@ -1,0 +1,281 @@
+"""``rmt-gui train``: train an MNIST MLP with periodic RMT pruning, logging into a run folder.
+
+Progress is a one-line bar on a terminal and plain lines otherwise; Ctrl+C stops at the next
+step boundary and saves ``cancelled.pt`` (a second Ctrl+C aborts at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rmt_gui.cli.common import add_data_option, print_json
+from rmt_gui.jobs.config import (
+    PAPER_KEEP_NOISE,
+    VARIANT_HELP,
+    VARIANTS,
+    ConfigError,
+    NoiseSchedule,
+    PruneConfig,
+    SnapshotPolicy,
+    TrainConfig,
+)
+
+if TYPE_CHECKING:
+    from rmt_gui.jobs.trainer import Trainer
+
+DEFAULTS = TrainConfig()
+BAR_WIDTH = 24
+REDRAW_S = 0.1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand."""
+    parser = sub.add_parser(
+        "train",
+        help="train an MNIST MLP with periodic RMT (BEMA) pruning",
+        description="Train an MLP on MNIST, pruning noise singular values every k epochs "
+        "(the paper's experiment with its defaults).",
+    )
+    net = parser.add_argument_group("network and optimiser")
+    net.add_argument("--dims", default="784,1000,10", metavar="D,..", help="widths (784,1000,10)")
+    net.add_argument("--epochs", type=int, default=DEFAULTS.epochs, metavar="N", help="10")
+    net.add_argument("--lr", type=float, default=DEFAULTS.lr, metavar="X", help="SGD (0.08)")
+    net.add_argument("--momentum", type=float, default=DEFAULTS.momentum, metavar="X", help="0.9")
+    net.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size, metavar="N", help="128")
+    net.add_argument("--seed", type=int, default=DEFAULTS.seed, metavar="S", help="init, order (0)")
+    net.add_argument("--init", metavar="FILE", help="start from this model instead of --dims")
+    cut = parser.add_argument_group("pruning")
+    cut.add_argument("--no-prune", action="store_true", help="train the unpruned baseline")
+    cut.add_argument("--prune-every", type=int, default=1, metavar="K", help="every K epochs (1)")
+    cut.add_argument("--prune-every-steps", type=int, metavar="N", help="every N steps instead")
+    cut.add_argument(
+        "--first-cut", choices=("start", "end"), default="start",
+        help="start: cut the random init first, as the notebook does; end: after K epochs",
+    )  # fmt: skip
+    cut.add_argument(
+        "--keep-noise", type=float, default=PAPER_KEEP_NOISE, metavar="F",
+        help=f"fraction of noise singular values kept (default {PAPER_KEEP_NOISE})",
+    )  # fmt: skip
+    cut.add_argument(
+        "--keep-noise-schedule", metavar="SPEC",
+        help="per-epoch fraction: linear:0.2:0.6 or a list 0.2,0.3,0.45 (overrides --keep-noise)",
+    )  # fmt: skip
+    cut.add_argument(
+        "--variant", choices=VARIANTS, default="keep",
+        help="; ".join(f"{name}: {text}" for name, text in VARIANT_HELP.items()),
+    )  # fmt: skip
+    cut.add_argument(
+        "--shrink-factor", type=float, default=0.5, metavar="X", help="for shrink (0.5)"
+    )
+    cut.add_argument("--fit-threshold", type=float, default=0.1, metavar="E", help="good fit below")
+    cut.add_argument("--prune-poor-fits", action="store_true", help="do not skip poor fits")
+    cut.add_argument("--no-factorize", action="store_true", help="never split a layer in two")
+    cut.add_argument("--min-rank", type=int, metavar="K", help="default: the output width")
+    cut.add_argument("--alpha", type=float, default=0.2, metavar="A", help="BEMA trim (0.2)")
+    cut.add_argument("--beta", type=float, default=0.1, metavar="B", help="TW level (0.1)")
+    cut.add_argument(
+        "--notebook-formula", action="store_true",
+        help="the notebook's (1+sqrt g)**4/3 Tracy-Widom factor",
+    )  # fmt: skip
+    run = parser.add_argument_group("data, output and progress")
+    add_data_option(run)
+    run.add_argument("--limit-train", type=int, metavar="N", help="first N training images")
+    run.add_argument("--limit-test", type=int, metavar="N", help="first N test images")
+    run.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/train-TIME)")
+    run.add_argument("--force", action="store_true", help="reuse a non-empty run folder")
+    run.add_argument("--snapshot-every", type=int, metavar="N", help="log spectra every N steps")
+    run.add_argument("--threads", type=int, metavar="N", help="torch threads (torch's default)")
+    run.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    parser.set_defaults(run=run_command)
+
+
+def _dims(text: str) -> tuple[int, ...]:
+    """``784,1000,10`` as integers; :class:`ConfigError` otherwise."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError as exc:
+        raise ConfigError(f"--dims needs comma-separated integers, got {text!r}") from exc
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` the options describe (validated)."""
+    schedule = (
+        NoiseSchedule.parse(args.keep_noise_schedule)
+        if args.keep_noise_schedule
+        else NoiseSchedule("constant", (args.keep_noise,))
+    )
+    prune = PruneConfig(
+        every_epochs=args.prune_every,
+        every_steps=args.prune_every_steps,
+        first_cut=args.first_cut,
+        variant=args.variant,
+        keep_noise=schedule,
+        shrink_factor=args.shrink_factor,
+        min_rank=args.min_rank,
+        factorize=not args.no_factorize,
+        fit_threshold=args.fit_threshold,
+        skip_poor_fit=not args.prune_poor_fits,
+        alpha=args.alpha,
+        beta=args.beta,
+        formula="notebook" if args.notebook_formula else "paper",
+    )
+    config = TrainConfig(
+        dims=_dims(args.dims),
+        epochs=args.epochs,
+        lr=args.lr,
+        momentum=args.momentum,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        limit_train=args.limit_train,
+        limit_test=args.limit_test,
+        data_root=args.data,
+        prune=None if args.no_prune else prune,
+        threads=args.threads,
+    )
+    config.validate()
+    return config
+
+
+@contextmanager
+def ctrl_c_cancels(trainer: Trainer) -> Iterator[None]:
+    """The first Ctrl+C asks the trainer to stop cleanly; the second one aborts."""
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, previous)
+        print("\nstopping after this step (Ctrl+C again to abort)", file=sys.stderr)
+        trainer.cancel.cancel()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+class Progress:
+    """Prints a run's events: a redrawn bar on a terminal, permanent lines for what matters."""
+
+    def __init__(self, stream: Any, epochs: int) -> None:
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.epochs = epochs
+        self.total = 1
+        self._last_draw = 0.0
+        self._bar_shown = False
+
+    def line(self, text: str) -> None:
+        """A permanent line (clears the bar first)."""
+        if self._bar_shown:
+            self.stream.write("\r\033[K")
+            self._bar_shown = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def bar(self, step: int, epoch: int, loss: float, elapsed: float) -> None:
+        """Redraw the bar (at most ten times a second)."""
+        now = time.monotonic()
+        if not self.tty or (now - self._last_draw < REDRAW_S and step < self.total):
+            return
+        self._last_draw = now
+        done = step / self.total
+        filled = int(BAR_WIDTH * done)
+        eta = elapsed / step * (self.total - step) if step else 0.0
+        self.stream.write(
+            f"\r\033[Kepoch {epoch}/{self.epochs} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}]"
+            f" {100 * done:3.0f}%  step {step}/{self.total}  loss {loss:.4f}  ETA {_duration(eta)}"
+        )
+        self.stream.flush()
+        self._bar_shown = True
+
+
+def _describe_cut(event: Any) -> list[str]:
+    """One line per layer of a cut."""
+    lines = [f"cut at step {event.step} (f={event.keep_noise:g}): "
+             f"parameters {event.params_before:,} -> {event.params_after:,}"]  # fmt: skip
+    for layer in event.layers:
+        shape = "x".join(map(str, layer.shape))
+        head = (
+            f"  {layer.layer:<16} {shape:>9}  signal {layer.n_signal:>4}  fit {layer.fit_error:.3f}"
+        )
+        if layer.skipped:
+            lines.append(f"{head}  skipped: {layer.skipped}")
+        else:
+            after = " + ".join("x".join(map(str, s)) for s in layer.shapes_after)
+            lines.append(f"{head}  rank {layer.rank_before} -> {layer.rank_after}  ({after})")
+    return lines
+
+
+def report(trainer: Trainer, progress: Progress) -> Any:
+    """Consume the run's events, printing progress; returns the final ``RunEnded``."""
+    from rmt_gui.jobs.events import EpochEnd, PruneEvent, RunEnded, RunStarted, StepLoss
+
+    ended = None
+    for event in trainer.run():
+        if isinstance(event, StepLoss):
+            progress.bar(event.step, event.epoch, event.loss, event.elapsed)
+        elif isinstance(event, RunStarted):
+            progress.total = event.total_steps
+            where = event.run_dir or "(no folder)"
+            prune = event.config.prune
+            progress.line(f"training {event.params:,} parameters on {event.train_size} images "
+                          f"for {event.config.epochs} epochs -> {where}")  # fmt: skip
+            progress.line(f"pruning: {prune.describe() if prune else 'none (baseline)'}")
+        elif isinstance(event, PruneEvent):
+            for text in _describe_cut(event):
+                progress.line(text)
+        elif isinstance(event, EpochEnd):
+            progress.line(
+                f"epoch {event.epoch}/{progress.epochs}  train loss {event.train_loss:.4f} "
+                f"acc {100 * event.train_accuracy:.2f}%  test loss {event.test_loss:.4f} "
+                f"acc {100 * event.test_accuracy:.2f}%  params {event.params:,}  "
+                f"{event.seconds:.1f}s"
+            )
+        elif isinstance(event, RunEnded):
+            ended = event
+    return ended
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Validate options, load data, train, print a summary; 130 when stopped by Ctrl+C."""
+    config = config_from_args(args)
+    from rmt_gui.jobs.trainer import TrainData, Trainer
+    from rmt_gui.model.data import load_mnist
+
+    model = None
+    if args.init:
+        from rmt_gui.model.opener import open_checkpoint
+
+        model = open_checkpoint(args.init).build_model()
+    data = TrainData(
+        load_mnist(args.data, train=True, download=args.download).head(args.limit_train),
+        load_mnist(args.data, train=False, download=args.download).head(args.limit_test),
+    )
+    out = Path(args.out or f"runs/train-{time.strftime('%Y%m%d-%H%M%S')}")
+    snapshots = SnapshotPolicy(every_steps=args.snapshot_every, background=False)
+    trainer = Trainer(
+        config, run_dir=out, overwrite=args.force, data=data, model=model, snapshots=snapshots
+    )
+    progress = Progress(sys.stderr if args.json else sys.stdout, config.epochs)
+    with ctrl_c_cancels(trainer):
+        ended = report(trainer, progress)
+    if args.json:
+        print_json(ended.to_json())
+    else:
+        acc = f"{100 * ended.test_accuracy:.2f}%" if ended.test_accuracy is not None else "n/a"
+        progress.line(
+            f"{ended.status}: test accuracy {acc}, {ended.params:,} parameters, "
+            f"{_duration(ended.elapsed)}; model saved to {ended.model_path}"
+        )
+    return 0 if ended.status == "finished" else 130

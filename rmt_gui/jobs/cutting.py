@@ -1,0 +1,124 @@
+"""One pruning cut during training: BEMA-fit every linear layer and apply the chosen variant.
+
+Each layer is decomposed once (``eigh`` of its smaller Gram matrix, :class:`GramSVD`); the same
+decomposition gives the spectrum for the fit and the vectors for the rebuild. Variants (the
+notebook's algorithms 0-3, GUIDE §1), with ``k = keep_rank(n_signal, p, f, min_rank)``:
+
+- ``keep``: the top ``k`` triplets; a layer is factorised when ``k (in + out) < in * out``;
+  a factor of an earlier split is never split again, only truncated;
+- ``truncate``: the top ``k``, shape unchanged;
+- ``shrink``: the noise singular values (after the ``n_signal`` spikes) times a factor;
+- ``random``: all spikes plus ``k - n_signal`` noise directions drawn by a seeded generator.
+
+A layer whose MP fit is poor is left alone when ``skip_poor_fit`` is set, and says so.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rmt_gui.jobs.config import PruneConfig
+from rmt_gui.jobs.events import LayerPruning
+from rmt_gui.model.lowrank import GramSVD, keep_components, scale_noise
+from rmt_gui.model.module_layers import linear_modules
+from rmt_gui.model.pruning import output_dim
+from rmt_gui.model.surgery import (
+    LayerChange,
+    bias_size,
+    get_weight,
+    is_factor_layer,
+    module_path,
+    numerical_rank,
+)
+from rmt_gui.spectral import keep_rank
+from rmt_gui.spectral.bema import BemaResult
+from rmt_gui.spectral.spectrum import Spectrum
+
+
+def linear_weights(model: nn.Module) -> list[str]:
+    """Weight keys of every linear layer, in model order."""
+    return [f"{path}.weight" if path else "weight" for path, _ in linear_modules(model)]
+
+
+def _skip_reason(fit: BemaResult, cfg: PruneConfig, rank: int, p: int) -> str:
+    """Why a layer is left alone, or ``""``."""
+    if cfg.skip_poor_fit and not fit.good_fit:
+        return fit.note or (
+            f"poor MP fit (error {fit.fit_error:.3f} >= threshold {cfg.fit_threshold:g})"
+        )
+    if cfg.variant == "shrink":
+        return "" if fit.n_signal < p else "no noise values to shrink"
+    return "" if rank < p else f"keeps all {p} singular values"
+
+
+def _indices(fit: BemaResult, rank: int, cfg: PruneConfig, gen: torch.Generator) -> torch.Tensor:
+    """Indices of the kept triplets: the top ``rank``, or spikes plus a random noise subset."""
+    if cfg.variant != "random" or rank <= fit.n_signal:
+        return torch.arange(rank)
+    noise = torch.randperm(fit.p - fit.n_signal, generator=gen)[: rank - fit.n_signal]
+    return torch.cat([torch.arange(fit.n_signal), noise + fit.n_signal])
+
+
+def _apply(
+    model: nn.Module,
+    layer: str,
+    svd: GramSVD,
+    fit: BemaResult,
+    rank: int,
+    cfg: PruneConfig,
+    gen: torch.Generator,
+) -> tuple[nn.Module, LayerChange]:
+    """Change one layer as the variant says."""
+    if cfg.variant == "shrink":
+        return scale_noise(model, layer, fit.n_signal, cfg.shrink_factor, svd=svd)
+    split = cfg.variant != "truncate" and cfg.factorize and not is_factor_layer(model, layer)
+    idx = _indices(fit, rank, cfg, gen)
+    return keep_components(model, layer, idx, "if_smaller" if split else "never", svd=svd)
+
+
+def _unchanged(
+    model: nn.Module, layer: str, svd: GramSVD, spectrum: Spectrum, fit: BemaResult, reason: str
+) -> LayerPruning:
+    """The record of a layer left alone."""
+    shape = svd.shape
+    rank = numerical_rank(svd.s, shape)
+    params = shape[0] * shape[1] + bias_size(model, layer)
+    return LayerPruning(
+        layer, shape, rank, rank, None, (layer,), params, params, spectrum, fit, reason
+    )
+
+
+def prune_network(
+    model: nn.Module, cfg: PruneConfig, keep_noise: float, gen: torch.Generator
+) -> tuple[nn.Module, tuple[LayerPruning, ...]]:
+    """Cut every linear layer of ``model`` once; returns the new model (the input is untouched)."""
+    floor = cfg.min_rank or output_dim(model)
+    records = []
+    for layer in linear_weights(model):
+        svd = GramSVD.of(get_weight(model, layer))
+        spectrum = svd.spectrum()
+        fit = cfg.fit(spectrum)
+        rank = keep_rank(fit.n_signal, fit.p, keep_noise, min(floor, fit.p))
+        reason = _skip_reason(fit, cfg, rank, fit.p)
+        if reason:
+            records.append(_unchanged(model, layer, svd, spectrum, fit, reason))
+            continue
+        model, change = _apply(model, layer, svd, fit, rank, cfg, gen)
+        path = module_path(layer)
+        new_layers = (f"{path}.0.weight", f"{path}.1.weight") if change.factorized else (layer,)
+        records.append(
+            LayerPruning(
+                layer=layer,
+                shape=change.shape_before,
+                rank_before=change.rank_before,
+                rank_after=change.rank_after,
+                factor_shapes=change.factor_shapes,
+                new_layers=new_layers,
+                params_before=change.params_before,
+                params_after=change.params_after,
+                spectrum=spectrum,
+                fit=fit,
+            )
+        )
+    return model, tuple(records)

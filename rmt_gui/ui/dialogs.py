@@ -1,0 +1,128 @@
+"""Dialogs: errors, trust for pickled files, missing data, export targets, unsaved work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+EXPORT_FILTERS = {
+    "rmt-gui checkpoint, weights + architecture + history (*.pt)": ("rmt-gui", ".pt"),
+    "PyTorch state dict (*.pth)": ("state-dict", ".pth"),
+    "safetensors (*.safetensors)": ("safetensors", ".safetensors"),
+    "TorchScript, runs without this app (*.ts)": ("torchscript", ".ts"),
+}
+OPEN_FILTER = (
+    "Model files (*.pt *.pth *.ckpt *.bin *.safetensors *.ts *.jit *.npy *.npz);;All files (*)"
+)
+TRUST_TEXT = (
+    "<p><b>{name}</b> contains a pickled Python object, not just weights.</p>"
+    "<p>Loading it runs code stored in the file. A malicious file can do anything your user "
+    "account can: read or delete files, install software, send data away.</p>"
+    "<p>Only continue if you made this file or trust where it came from.</p>"
+)
+
+
+def show_error(parent: QWidget, title: str, text: str) -> QMessageBox:
+    """A non-blocking error box (the event loop, and tests, keep running)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("errorBox")
+    box.open()
+    return box
+
+
+def ask_trust(parent: QWidget, path: Path, on_trust: Callable[[], None]) -> QMessageBox:
+    """Explain the risk of unpickling ``path``; ``on_trust`` runs only if the user agrees."""
+    box = QMessageBox(parent)
+    box.setObjectName("trustBox")
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Run code from this file?")
+    box.setText(TRUST_TEXT.format(name=path.name))
+    box.setInformativeText(str(path))
+    trust = box.addButton("Open and run its code", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.finished.connect(lambda _result: on_trust() if box.clickedButton() is trust else None)
+    box.open()
+    return box
+
+
+class DataMissingDialog(QDialog):
+    """MNIST is not where the app looks: choose a folder or download it."""
+
+    folderChosen = Signal(Path)
+    downloadRequested = Signal(Path)
+
+    def __init__(self, root: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("dataMissing")
+        self.setWindowTitle("MNIST test data not found")
+        self.root = root
+        text = QLabel(
+            f"<p>Evaluation and the rank sweep need the MNIST test set, which was not found "
+            f"in<br><code>{root}</code><br>(expected <code>MNIST/raw/</code> with the four "
+            f"idx files).</p><p>Spectra, pruning and export keep working without it.</p>"
+        )
+        text.setWordWrap(True)
+        self.choose_button = QPushButton("Choose folder…")
+        self.download_button = QPushButton("Download MNIST (~12 MB)")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        buttons.addButton(self.choose_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.download_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+        self.choose_button.clicked.connect(self._choose)
+        self.download_button.clicked.connect(self._download)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+
+    def _choose(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder holding MNIST/raw", str(self.root))
+        if folder:
+            self.accept()
+            self.folderChosen.emit(Path(folder))
+
+    def _download(self) -> None:
+        self.accept()
+        self.downloadRequested.emit(self.root)
+
+
+def ask_export_path(parent: QWidget, suggested: Path) -> tuple[Path, str] | None:
+    """A target file and export format, or ``None`` if cancelled."""
+    path, chosen = QFileDialog.getSaveFileName(
+        parent, "Export model", str(suggested), ";;".join(EXPORT_FILTERS)
+    )
+    if not path:
+        return None
+    fmt, suffix = EXPORT_FILTERS.get(chosen, ("rmt-gui", ".pt"))
+    target = Path(path)
+    return (target if target.suffix else target.with_suffix(suffix)), fmt
+
+
+def confirm_discard(parent: QWidget, names: list[str]) -> str:
+    """Ask before losing pruning steps: ``"export"``, ``"discard"`` or ``"cancel"``."""
+    box = QMessageBox(parent)
+    box.setObjectName("unsavedBox")
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Unsaved pruning")
+    listed = "".join(f"<li>{name}</li>" for name in names)
+    box.setText(f"<p>These models have pruning steps that were not exported:</p><ul>{listed}</ul>")
+    box.setInformativeText("Export them first, or discard the changes?")
+    export = box.addButton("Export…", QMessageBox.ButtonRole.AcceptRole)
+    discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    return "export" if clicked is export else "discard" if clicked is discard else "cancel"

@@ -1,0 +1,362 @@
+"""The main window: one tab per open file, menus and shortcuts, status bar, drag-and-drop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStackedWidget,
+    QTabWidget,
+    QToolButton,
+)
+
+from rmt_gui.ui import dialogs, theme
+from rmt_gui.ui.data_source import DataSource
+from rmt_gui.ui.document_view import DocumentView
+from rmt_gui.ui.empty_state import EmptyState
+from rmt_gui.ui.settings import AppSettings
+
+SHORTCUTS = (
+    ("Open", "Ctrl+O"), ("Export model", "Ctrl+E"), ("Export report", "Ctrl+Shift+E"),
+    ("Save plot image", "Ctrl+Shift+S"), ("Undo / redo", "Ctrl+Z / Ctrl+Shift+Z"),
+    ("Apply pruning", "Ctrl+Return"), ("Evaluate", "Ctrl+R"), ("Rank sweep", "Ctrl+Shift+R"),
+    ("Spectrum / all layers / sweep", "Ctrl+1 / Ctrl+2 / Ctrl+3"), ("Log axis", "Ctrl+L"),
+    ("Close tab", "Ctrl+W"), ("Layers", "arrow keys in the table"),
+)  # fmt: skip
+
+
+class MainWindow(QMainWindow):
+    """Open files as tabs; everything else happens in each tab's :class:`DocumentView`."""
+
+    def __init__(
+        self, settings: AppSettings, default_model: Path | None = None, files: list[Path] = ()
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.pending = [Path(f) for f in files] or ([default_model] if default_model else [])
+        self.data = DataSource(settings, self)
+        self.data.status.connect(self.show_status)
+        self.data.busy.connect(self.show_busy)
+        self.setWindowTitle("rmt-gui — RMT spectra and pruning")
+        self.setAcceptDrops(True)
+        self.tabs = QTabWidget()
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.setDocumentMode(True)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.tabs.currentChanged.connect(lambda _i: self._update_actions())
+        self.empty = EmptyState()
+        self.empty.openRequested.connect(self.open_dialog)
+        self.empty.recentChosen.connect(lambda path: self.open_paths([path]))
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.tabs)
+        self.setCentralWidget(self.stack)
+        self._build_status_bar()
+        self._build_menus()
+        self.resize(1500, 900)
+        geometry = settings.bytes("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        self._refresh_recent()
+        self._update_actions()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.message = QLabel("Ready")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setMaximumHeight(16)
+        self.progress.hide()
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_background)
+        bar.addWidget(self.message, 1)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+
+    def _action(self, menu, text: str, slot, shortcut: str | QKeySequence | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &Recent")
+        file.addSeparator()
+        export = self._on_view(lambda v: v.tasks.export_model())
+        report = self._on_view(lambda v: v.tasks.export_report())
+        plot = self._on_view(lambda v: v.tasks.save_plot())
+        view_actions = [
+            self._action(file, "&Export model…", export, "Ctrl+E"),
+            self._action(file, "Export &report…", report, "Ctrl+Shift+E"),
+            self._action(file, "&Save plot image…", plot, "Ctrl+Shift+S"),
+        ]
+        file.addSeparator()
+        self._action(file, "MNIST &data folder…", self.choose_data_folder)
+        file.addSeparator()
+        view_actions.append(self._action(file, "&Close tab", self._close_current, "Ctrl+W"))
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit, "&Undo", self._on_view(DocumentView.undo), "Ctrl+Z")
+        self.redo_action = self._action(
+            edit, "&Redo", self._on_view(DocumentView.redo), "Ctrl+Shift+Z"
+        )
+        model = bar.addMenu("&Model")
+        evaluate = self._on_view(lambda v: v.tasks.evaluate())
+        sweep = self._on_view(lambda v: v.tasks.sweep())
+        view_actions += [
+            self._action(model, "&Apply pruning", self._on_view(DocumentView.apply_pruning),
+                         "Ctrl+Return"),
+            self._action(model, "&Evaluate", evaluate, "Ctrl+R"),
+            self._action(model, "Rank &sweep", sweep, "Ctrl+Shift+R"),
+        ]  # fmt: skip
+        self._action(model, "&Cancel background work", self.cancel_background, "Ctrl+.")
+        view = bar.addMenu("&View")
+        for index, name in enumerate(("&Spectrum", "&All layers", "Rank s&weep")):
+            switch = self._on_view(lambda v, i=index: v.views.setCurrentIndex(i))
+            view_actions.append(self._action(view, name, switch, f"Ctrl+{index + 1}"))
+        view_actions.append(
+            self._action(
+                view, "&Log axis", self._on_view(lambda v: v.spectrum.log_box.toggle()), "Ctrl+L"
+            )
+        )
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts)
+        self._action(help_menu, "&About", self.show_about)
+        self.view_actions = view_actions
+
+    # -- tabs -------------------------------------------------------------------------------
+
+    def views(self) -> list[DocumentView]:
+        """Every open document view, in tab order (other tabs, such as a Train panel, skipped)."""
+        tabs = (self.tabs.widget(i) for i in range(self.tabs.count()))
+        return [tab for tab in tabs if isinstance(tab, DocumentView)]
+
+    def current_view(self) -> DocumentView | None:
+        """The view of the current tab once its file is open."""
+        view = self.tabs.currentWidget()
+        return view if isinstance(view, DocumentView) and view.document is not None else None
+
+    def _on_view(self, call: Callable[[DocumentView], object]) -> Callable[..., None]:
+        """A slot that applies ``call`` to the current view, if a file is open."""
+
+        def slot(*_args: object) -> None:
+            view = self.current_view()
+            if view is not None:
+                call(view)
+
+        return slot
+
+    def _update_actions(self) -> None:
+        view = self.tabs.currentWidget()
+        doc = view.document if isinstance(view, DocumentView) else None
+        for action in self.view_actions:
+            action.setEnabled(doc is not None)
+        self.undo_action.setEnabled(doc is not None and doc.history.can_undo)
+        self.redo_action.setEnabled(doc is not None and doc.history.can_redo)
+        self.stack.setCurrentIndex(1 if self.tabs.count() else 0)
+        for tab in self.views():
+            dirty = tab.document is not None and tab.document.dirty
+            self.tabs.setTabText(self.tabs.indexOf(tab), ("● " if dirty else "") + tab.path.name)
+
+    def start(self) -> None:
+        """Open the files given at launch (or the default model) once the window is up."""
+        pending, self.pending = self.pending, []
+        if pending:
+            self.open_paths(pending)
+
+    def open_dialog(self) -> None:
+        """File › Open: one or more files."""
+        start = str(self.settings.recent_files()[0].parent) if self.settings.recent_files() else ""
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open model files", start, dialogs.OPEN_FILTER
+        )
+        if paths:
+            self.open_paths([Path(p) for p in paths])
+
+    def open_paths(self, paths: list[Path], trust: bool = False) -> None:
+        """Open each file in its own tab (or switch to it if it is already open)."""
+        for given in paths:
+            path = Path(given).expanduser()
+            existing = next((v for v in self.views() if v.path.resolve() == path.resolve()), None)
+            if existing is not None and not trust:
+                self.tabs.setCurrentWidget(existing)
+                continue
+            self._open_one(path, trust)
+
+    def _open_one(self, path: Path, trust: bool) -> DocumentView:
+        options = self.settings.options("view")
+        view = DocumentView(path, options, self.data, self.views, trust=trust)
+        for key, splitter in (("splitter", view.splitter), ("left_splitter", view.left)):
+            state = self.settings.bytes(key)
+            if state is not None:
+                splitter.restoreState(state)
+        view.status.connect(self.show_status)
+        view.busy.connect(self.show_busy)
+        view.opened.connect(self._opened)
+        view.openFailed.connect(self._open_failed)
+        view.trustNeeded.connect(self._trust_needed)
+        view.changed.connect(self._update_actions)
+        self.tabs.addTab(view, path.name)
+        self.tabs.setCurrentWidget(view)
+        self._update_actions()
+        view.start()
+        return view
+
+    def _opened(self, path: Path) -> None:
+        self.settings.add_recent(path)
+        self._refresh_recent()
+        self.show_status(f"Opened {path}", False)
+        for view in self.views():
+            view.spectrum.set_overlay_choices(view.overlay_labels())
+        self._update_actions()
+
+    def _remove(self, view: DocumentView) -> None:
+        view.shutdown()
+        self.tabs.removeTab(self.tabs.indexOf(view))
+        view.deleteLater()
+        self._update_actions()
+
+    def _open_failed(self, path: Path, message: str) -> None:
+        view = self.sender()
+        if isinstance(view, DocumentView):
+            self._remove(view)
+        self.show_busy("", 0, 0)
+        self.show_status(f"Cannot open {message}", True)
+        dialogs.show_error(self, "Cannot open file", f"Cannot open {path.name}:\n\n{message}")
+
+    def _trust_needed(self, path: Path) -> None:
+        view = self.sender()
+        if isinstance(view, DocumentView):
+            self._remove(view)
+        self.show_busy("", 0, 0)
+        self.show_status(f"{path}: holds a pickled object; waiting for your decision", True)
+        dialogs.ask_trust(self, path, lambda: self.open_paths([path], trust=True))
+
+    def close_tab(self, index: int) -> None:
+        """Close a tab, asking first if it has unsaved pruning."""
+        view = self.tabs.widget(index)
+        if isinstance(view, DocumentView) and self._confirm([view]):
+            self._remove(view)
+
+    def _close_current(self) -> None:
+        if self.tabs.count():
+            self.close_tab(self.tabs.currentIndex())
+
+    def _confirm(self, views: list[DocumentView]) -> bool:
+        """True when nothing unsaved would be lost (or the user chose to discard it)."""
+        dirty = [v for v in views if v.document is not None and v.document.dirty]
+        if not dirty:
+            return True
+        answer = dialogs.confirm_discard(self, [v.path.name for v in dirty])
+        if answer == "export":
+            self.tabs.setCurrentWidget(dirty[0])
+            dirty[0].tasks.export_model()
+        return answer == "discard"
+
+    # -- status, settings, misc -------------------------------------------------------------
+
+    def show_status(self, text: str, error: bool = False) -> None:
+        """One line in the status bar; errors in red."""
+        self.message.setText(text)
+        self.message.setToolTip(text)
+        self.message.setStyleSheet(f"color: {theme.ERROR_TEXT};" if error else "")
+
+    def show_busy(self, text: str, done: int, total: int) -> None:
+        """Progress of background work (``text == ""`` hides the bar)."""
+        busy = bool(text)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            self.progress.setFormat(f"{done} / {total}" if total else "")
+            self.show_status(text)
+
+    def cancel_background(self) -> None:
+        view = self.tabs.currentWidget()
+        if isinstance(view, DocumentView):
+            view.cancel_background()
+        self.data.runner.cancel_all()
+        self.show_status("Cancelled")
+
+    def choose_data_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Folder holding MNIST/raw", str(self.data.root())
+        )
+        if folder:
+            self.data.set_root(Path(folder))
+            if not self.data.available():
+                self.show_status(f"{folder}: no MNIST/raw/ there yet", True)
+
+    def _refresh_recent(self) -> None:
+        recent = self.settings.recent_files()
+        self.recent_menu.clear()
+        for path in recent:
+            self.recent_menu.addAction(str(path), lambda p=path: self.open_paths([p]))
+        self.recent_menu.setEnabled(bool(recent))
+        self.empty.set_recent(recent)
+
+    def show_shortcuts(self) -> None:
+        rows = "".join(
+            f"<tr><td>{what}</td><td><b>{keys}</b></td></tr>" for what, keys in SHORTCUTS
+        )
+        box = QMessageBox(QMessageBox.Icon.Information, "Keyboard shortcuts",
+                          f"<table cellspacing=6>{rows}</table>", parent=self)  # fmt: skip
+        box.open()
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About rmt-gui",
+            "<b>rmt-gui</b>: random-matrix-theory spectra (Marchenko–Pastur, BEMA) of fully "
+            "connected layers, SVD pruning, evaluation and export.",
+        )  # fmt: skip
+
+    def save_settings(self) -> None:
+        """Persist geometry, splitters and the current tab's options."""
+        self.settings.set_bytes("geometry", self.saveGeometry())
+        view = self.tabs.currentWidget()
+        if isinstance(view, DocumentView):
+            self.settings.set_bytes("splitter", view.splitter.saveState())
+            self.settings.set_bytes("left_splitter", view.left.saveState())
+            options = view.spectrum.options
+            self.settings.set_options("view", {
+                "plot": {"scale": options.scale, "log": options.log, "bins": options.bins},
+                "prune": view.prune.options(), "eval_count": view.history.count.value(),
+                "sweep_points": view.sweep.points.value(),
+            })  # fmt: skip
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._confirm(self.views()):
+            event.ignore()
+            return
+        self.save_settings()
+        for view in self.views():
+            view.shutdown()
+        self.data.runner.cancel_all()
+        event.accept()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)

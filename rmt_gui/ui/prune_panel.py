@@ -1,0 +1,231 @@
+"""Pruning options, a preview of ranks and parameters per layer, and the Apply button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from rmt_gui.ui import theme
+
+METHODS = (
+    ("bema", "BEMA: signal + fraction f of noise"),
+    ("rank", "Manual rank (drag the cutoff line)"),
+    ("gavish-donoho", "Gavish–Donoho threshold"),
+    ("mp-edge", "MP bulk edge"),
+    ("energy", "Energy fraction"),
+    ("shrink", "Shrink noise values"),
+)
+PAPER_KEEP_NOISE = 0.45
+PREVIEW_COLUMNS = ("Layer", "Rank", "Params", "Note")
+
+
+def _spin(low: float, high: float, step: float, value: float, decimals: int = 2) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setDecimals(decimals)
+    box.setValue(value)
+    return box
+
+
+class PrunePanel(QWidget):
+    """Choose a rule and its scope, see what it would do, apply it."""
+
+    ruleChanged = Signal()
+    applyRequested = Signal()
+
+    def __init__(self, options: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.method_box = QComboBox()
+        for key, label in METHODS:
+            self.method_box.addItem(label, key)
+        self.keep_noise = _spin(0.0, 1.0, 0.05, float(options.get("keep_noise", PAPER_KEEP_NOISE)))
+        self.keep_noise.setToolTip("f: fraction of the noise singular values kept (paper: 0.45)")
+        self.rank = QSpinBox()
+        self.rank.setRange(1, 1_000_000)
+        self.rank.setValue(int(options.get("rank", 50)))
+        self.energy = _spin(0.05, 1.0, 0.05, float(options.get("energy", 0.9)))
+        self.shrink = _spin(0.0, 1.0, 0.1, float(options.get("shrink_factor", 0.5)))
+        self.shrink.setToolTip("Noise singular values are multiplied by this factor")
+        self.min_rank = QSpinBox()
+        self.min_rank.setRange(0, 1_000_000)
+        self.min_rank.setSpecialValueText("output width")
+        self.min_rank.setValue(int(options.get("min_rank", 0)))
+        self.min_rank.setToolTip("Never keep fewer values (default: the network's output width)")
+        self.factorize = QCheckBox("Factorise into two Linear layers when smaller")
+        self.factorize.setChecked(bool(options.get("factorize", True)))
+        self.skip_poor = QCheckBox("Skip layers whose MP fit is poor")
+        self.skip_poor.setChecked(bool(options.get("skip_poor_fit", False)))
+        self.scope_all = QRadioButton("All layers")
+        self.scope_selected = QRadioButton("Selected layers")
+        scope = QButtonGroup(self)
+        scope.addButton(self.scope_all)
+        scope.addButton(self.scope_selected)
+        (self.scope_selected if options.get("scope") == "selected" else self.scope_all).setChecked(
+            True
+        )
+        index = self.method_box.findData(options.get("method", "bema"))
+        self.method_box.setCurrentIndex(max(index, 0))
+        self._build()
+        self._method_changed()
+        for signal in (
+            self.method_box.currentIndexChanged, self.keep_noise.valueChanged,
+            self.rank.valueChanged, self.energy.valueChanged, self.shrink.valueChanged,
+            self.min_rank.valueChanged, self.factorize.toggled, self.skip_poor.toggled,
+            self.scope_all.toggled,
+        ):  # fmt: skip
+            signal.connect(lambda *_args: self.ruleChanged.emit())
+        self.method_box.currentIndexChanged.connect(self._method_changed)
+        self.apply_button.clicked.connect(self.applyRequested.emit)
+
+    def _build(self) -> None:
+        rule = QGroupBox("Pruning rule")
+        form = QFormLayout(rule)
+        scope_row = QHBoxLayout()
+        scope_row.addWidget(self.scope_all)
+        scope_row.addWidget(self.scope_selected)
+        form.addRow("Layers", scope_row)
+        form.addRow("Method", self.method_box)
+        self.rows = {
+            "keep_noise": ("Noise kept f", self.keep_noise),
+            "rank": ("Rank", self.rank),
+            "energy": ("Energy", self.energy),
+            "shrink": ("Shrink factor", self.shrink),
+        }
+        for label, widget in self.rows.values():
+            form.addRow(label, widget)
+        form.addRow("Minimum rank", self.min_rank)
+        form.addRow(self.factorize)
+        form.addRow(self.skip_poor)
+        self.form = form
+        self.table = QTableWidget(0, len(PREVIEW_COLUMNS))
+        self.table.setHorizontalHeaderLabels(PREVIEW_COLUMNS)
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.totals = QLabel("Preview appears once the spectra are ready.")
+        self.totals.setWordWrap(True)
+        self.apply_button = QPushButton("Apply pruning")
+        self.apply_button.setToolTip("Apply the previewed ranks (Ctrl+Return); undo with Ctrl+Z")
+        self.apply_button.setEnabled(False)
+        preview = QGroupBox("Preview")
+        box = QVBoxLayout(preview)
+        box.addWidget(self.table, 1)
+        box.addWidget(self.totals)
+        box.addWidget(self.apply_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(rule)
+        layout.addWidget(preview, 1)
+
+    def _method_changed(self) -> None:
+        method = self.method
+        visible = {"keep_noise": method == "bema", "rank": method == "rank",
+                   "energy": method == "energy", "shrink": method == "shrink"}  # fmt: skip
+        for key, (_, widget) in self.rows.items():
+            self.form.setRowVisible(widget, visible[key])
+
+    @property
+    def method(self) -> str:
+        return str(self.method_box.currentData())
+
+    @property
+    def selected_only(self) -> bool:
+        return self.scope_selected.isChecked()
+
+    def options(self) -> dict[str, Any]:
+        """The panel's settings (persisted between runs)."""
+        return {
+            "method": self.method, "keep_noise": self.keep_noise.value(),
+            "rank": self.rank.value(), "energy": self.energy.value(),
+            "shrink_factor": self.shrink.value(), "min_rank": self.min_rank.value(),
+            "factorize": self.factorize.isChecked(), "skip_poor_fit": self.skip_poor.isChecked(),
+            "scope": "selected" if self.selected_only else "all",
+        }  # fmt: skip
+
+    def rule_fields(self, output_width: int) -> dict[str, Any]:
+        """Keyword arguments of :class:`rmt_gui.model.pruning.PruneRule` for these options."""
+        return {
+            "method": self.method, "keep_noise": self.keep_noise.value(),
+            "rank": self.rank.value(), "energy": self.energy.value(),
+            "shrink_factor": self.shrink.value(),
+            "min_rank": self.min_rank.value() or output_width,
+            "factorize": "if_smaller" if self.factorize.isChecked() else "never",
+            "skip_poor_fit": self.skip_poor.isChecked(),
+        }  # fmt: skip
+
+    def use_rank(self, rank: int) -> None:
+        """Switch to a manual rank (from the cutoff line) for the selected layers."""
+        self.blockSignals(True)
+        self.method_box.setCurrentIndex(self.method_box.findData("rank"))
+        self.rank.setValue(rank)
+        self.scope_selected.setChecked(True)
+        self.blockSignals(False)
+        self.ruleChanged.emit()
+
+    def clear_preview(self, message: str) -> None:
+        """Empty the preview with an explanation."""
+        self.table.setRowCount(0)
+        self.totals.setText(message)
+        self.apply_button.setEnabled(False)
+
+    def show_preview(self, preview, ranks: dict[str, int]) -> None:
+        """List each planned layer: current rank → kept, parameters before → after, notes."""
+        plans = preview.plans
+        self.table.setRowCount(len(plans))
+        for row, item in enumerate(plans):
+            note = item.skipped or ("factorised" if item.factorize else "")
+            if not item.good_fit and not item.skipped:
+                note = ", ".join(filter(None, [note, "poor fit"]))
+            cells = (
+                item.layer,
+                f"{ranks.get(item.layer, min(item.shape))} → {item.rank}",
+                f"{theme.compact(item.params_before)} → {theme.compact(item.params_after)}",
+                note,
+            )
+            tip = (
+                f"{item.layer} {item.shape[0]}×{item.shape[1]}: n_signal {item.n_signal}, keep "
+                f"{item.rank}; parameters {item.params_before:,} → {item.params_after:,}"
+            )
+            for col, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                cell.setToolTip(tip)
+                if col in (1, 2):
+                    cell.setTextAlignment(
+                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
+                if item.skipped:
+                    cell.setForeground(theme.BULK_EDGE)
+                self.table.setItem(row, col, cell)
+        before, after = preview.params_before, preview.params_after
+        share = 100.0 * after / before if before else 100.0
+        active = sum(1 for item in plans if not item.skipped)
+        self.totals.setText(
+            f"<b>Parameters {before:,} → {after:,}</b> ({share:.1f}% kept) · "
+            f"{active} of {len(plans)} layers changed · {preview.rule.describe()}"
+        )
+        self.apply_button.setEnabled(active > 0)
+        self.apply_button.setText(f"Apply to {active} layer{'s' if active != 1 else ''}")

@@ -1,0 +1,94 @@
+"""The persistent graphics items that draw one spectrum in a pyqtgraph plot.
+
+Created once per plot and updated with ``setData``/``setValue`` only (never ``clear()`` and
+re-plot: GUIDE §3). The big spectrum view and each small multiple use this class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+
+from rmt_gui.state.plot_data import SpectrumPlotData
+from rmt_gui.ui import theme
+
+RUG_HEIGHT = 0.22
+HEADROOM = 1.12
+CURVE_CLIP = 2.5
+
+
+def _line(color, style: Qt.PenStyle, label: str | None, position: float) -> pg.InfiniteLine:
+    """A fixed vertical line with an optional label near the top of the plot."""
+    line = pg.InfiniteLine(angle=90, movable=False, pen=theme.pen(color, 1.6, style))
+    if label:
+        line.label = pg.InfLineLabel(
+            line, text=label, position=position, anchors=[(0, 0), (0, 0)],
+            color=color.darker(120),
+        )  # fmt: skip
+    return line
+
+
+class SpectrumItems:
+    """Histogram, MP curve, BEMA cutoff, MP edge and signal spikes of one layer."""
+
+    def __init__(self, plot: pg.PlotItem, *, labels: bool = True, marker_size: int = 10) -> None:
+        self.plot = plot
+        self.hist = pg.PlotDataItem(
+            stepMode="center", fillLevel=0, brush=theme.HIST_FILL, pen=theme.pen(theme.HIST_LINE, 1)
+        )
+        self.curve = pg.PlotDataItem(pen=theme.pen(theme.MP_CURVE, 2.5))
+        self.rug = pg.PlotDataItem(connect="pairs", pen=theme.pen(theme.SPIKE, 2))
+        self.marks = pg.ScatterPlotItem(
+            symbol="t", size=marker_size, brush=pg.mkBrush(theme.SPIKE), pen=pg.mkPen(None)
+        )
+        self.cutoff = _line(theme.CUTOFF, Qt.PenStyle.DashLine, "λ₊ BEMA" if labels else None, 0.95)
+        self.edge = _line(theme.BULK_EDGE, Qt.PenStyle.DotLine, "MP edge" if labels else None, 0.8)
+        for item in (self.hist, self.curve, self.rug, self.marks):
+            plot.addItem(item)
+        plot.addItem(self.cutoff, ignoreBounds=True)
+        plot.addItem(self.edge, ignoreBounds=True)
+        plot.disableAutoRange()
+        self.data: SpectrumPlotData | None = None
+
+    def update(self, data: SpectrumPlotData | None) -> None:
+        """Show ``data`` (or nothing) and fit the view to it."""
+        self.data = data
+        shown = data is not None
+        for line in (self.cutoff, self.edge):
+            line.setVisible(shown)
+        if data is None:
+            for item in (self.hist, self.curve, self.rug):
+                item.setData([], [])
+            self.marks.setData([], [])
+            return
+        self.hist.setData(data.edges, data.density)
+        self.curve.setData(data.curve_x, data.curve_y)
+        top = self.y_top(data)
+        spikes = data.spikes
+        self.rug.setData(np.repeat(spikes, 2), np.tile([0.0, RUG_HEIGHT * top], spikes.size))
+        self.marks.setData(spikes, np.full(spikes.size, RUG_HEIGHT * top))
+        self.cutoff.setValue(data.cutoff)
+        self.edge.setValue(data.bulk_edge)
+        self.fit_view()
+
+    @staticmethod
+    def y_top(data: SpectrumPlotData) -> float:
+        """Top of the y range: the histogram with headroom; the curve unless it diverges."""
+        hist_top = float(data.density.max()) if data.density.size else 1.0
+        curve_top = float(data.curve_y.max()) if data.curve_y.size else 0.0
+        top = max(hist_top, curve_top) if curve_top < CURVE_CLIP * hist_top else hist_top
+        return HEADROOM * top if top > 0 else 1.0
+
+    def fit_view(self) -> None:
+        """Frame the histogram, spikes and both lines."""
+        data = self.data
+        if data is None:
+            return
+        xs = [data.edges[0], data.edges[-1], data.cutoff, data.bulk_edge]
+        lo, hi = min(xs), max(xs)
+        width = hi - lo if hi > lo else 1.0
+        right = 0.12 if max(data.cutoff, data.bulk_edge) >= data.edges[-1] else 0.04
+        self.plot.setRange(
+            xRange=(lo - 0.04 * width, hi + right * width), yRange=(0, self.y_top(data)), padding=0
+        )

@@ -1,0 +1,293 @@
+"""The main spectrum plot: histogram, MP fit, BEMA cutoff, spikes, a draggable manual cutoff.
+
+Everything drawn comes from :func:`rmt_gui.state.plot_data.plot_data` (the spectral core); this
+widget only places it, reports hover values and turns the manual line's position into a rank.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from rmt_gui.state.plot_data import PlotOptions, SpectrumPlotData, plot_data
+from rmt_gui.ui import theme
+from rmt_gui.ui.spectrum_items import SpectrumItems
+
+SCALES = (("eigen", "eigenvalues s²/n"), ("singular", "singular values s"))
+AXIS_LABELS = {"eigen": "eigenvalue λ = s²/n", "singular": "singular value s"}
+
+
+def fmt(value: float) -> str:
+    """A compact number for readouts."""
+    return f"{value:.4g}" if 1e-3 <= abs(value) < 1e5 or value == 0 else f"{value:.3e}"
+
+
+def readout_html(report) -> str:
+    """The fit summary of a layer report as one line of rich text."""
+    info = report.info
+    shape = f"{info.shape[0]}×{info.shape[1]}"
+    if report.analysis is None:
+        return f"<b>{info.name}</b> {shape} — <span style='color:{theme.ERROR_TEXT}'>" \
+               f"{report.problem}</span>"  # fmt: skip
+    fit, gd = report.analysis.fit, report.analysis.rank_gavish_donoho
+    color = theme.GOOD.name() if fit.good_fit else theme.POOR.name()
+    quality = "good fit" if fit.good_fit else "poor fit"
+    return (
+        f"<b>{info.name}</b> &nbsp;{shape} &nbsp; γ = {fit.gamma:.3g} &nbsp; "
+        f"rank {report.rank} &nbsp; Gavish–Donoho rank {gd}<br>"
+        f"σ² = {fmt(fit.sigma2)} &nbsp; λ₊ = {fmt(fit.lambda_plus)} &nbsp; "
+        f"<b>n_signal = {fit.n_signal}</b> of {fit.p} &nbsp; fit error = {fit.fit_error:.3f} "
+        f"<span style='color:{color}'>● {quality}</span>"
+    )
+
+
+class SpectrumView(QWidget):
+    """One layer's spectrum with its fit, a manual cutoff line and an optional overlay."""
+
+    cutoffMoved = Signal(int)
+    rankChosen = Signal(int)
+    optionsChanged = Signal(object)
+    overlayChanged = Signal(int)
+
+    def __init__(self, options: PlotOptions, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.options = options
+        self.report = None
+        self.overlay_report = None
+        self.data: SpectrumPlotData | None = None
+        self._placing = False
+        self._build_controls()
+        self.readout = QLabel("Select a layer to see its spectrum.")
+        self.readout.setTextFormat(Qt.TextFormat.RichText)
+        self.readout.setWordWrap(True)
+        self.hover = QLabel(" ")
+        self.hover.setStyleSheet("color: #555;")
+        self.plot_widget = pg.PlotWidget(axisItems=theme.value_axes())
+        self.plot = self.plot_widget.getPlotItem()
+        theme.style_plot(self.plot)
+        self.overlay = pg.PlotDataItem(
+            stepMode="center", fillLevel=0, brush=theme.OVERLAY_FILL,
+            pen=theme.pen(theme.OVERLAY_LINE, 1.5, Qt.PenStyle.DashLine),
+        )  # fmt: skip
+        self.plot.addItem(self.overlay)
+        self.items = SpectrumItems(self.plot)
+        self.manual = pg.InfiniteLine(
+            angle=90, movable=True, pen=theme.pen(theme.MANUAL, 2.5),
+            hoverPen=theme.pen(theme.MANUAL.lighter(130), 4),
+        )  # fmt: skip
+        self.manual_label = pg.InfLineLabel(
+            self.manual, text="", position=0.62, anchors=[(0, 0), (0, 0)], color=theme.MANUAL,
+            fill=pg.mkBrush(255, 255, 255, 210),
+        )  # fmt: skip
+        self.plot.addItem(self.manual, ignoreBounds=True)
+        self.manual.sigPositionChanged.connect(self._manual_moved)
+        self.manual.sigPositionChangeFinished.connect(self._manual_finished)
+        self._build_legend()
+        self.fit_button.clicked.connect(self._fit_view)
+        self._mouse = pg.SignalProxy(
+            self.plot.scene().sigMouseMoved, rateLimit=30, slot=self._mouse_moved
+        )
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(self.controls)
+        layout.addWidget(self.readout)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.hover)
+        self._apply_axis_labels()
+        self.show_report(None)
+
+    def _build_controls(self) -> None:
+        self.scale_box = QComboBox()
+        for key, label in SCALES:
+            self.scale_box.addItem(label, key)
+        self.scale_box.setCurrentIndex([k for k, _ in SCALES].index(self.options.scale))
+        self.scale_box.setToolTip("Plot s²/n (the scale of the MP law) or the singular values")
+        self.log_box = QCheckBox("log axis")
+        self.log_box.setChecked(self.options.log)
+        self.log_box.setToolTip("Logarithmic value axis: the bulk and far spikes both visible")
+        self.bins_box = QSpinBox()
+        self.bins_box.setRange(5, 400)
+        self.bins_box.setValue(self.options.bins)
+        self.bins_box.setPrefix("bins ≤ ")
+        self.bins_box.setToolTip("Most histogram bins (small layers use fewer)")
+        self.overlay_box = QComboBox()
+        self.overlay_box.addItem("no overlay")
+        self.overlay_box.setToolTip("Draw a second spectrum for comparison")
+        self.overlay_box.setMinimumContentsLength(18)
+        self.fit_button = QPushButton("Fit view")
+        self.save_button = QPushButton("Save plot…")
+        self.save_button.setToolTip("Save this plot as PNG or SVG")
+        self.controls = QHBoxLayout()
+        for widget in (self.scale_box, self.log_box, self.bins_box, QLabel("overlay:"),
+                       self.overlay_box):  # fmt: skip
+            self.controls.addWidget(widget)
+        self.controls.addStretch(1)
+        self.controls.addWidget(self.fit_button)
+        self.controls.addWidget(self.save_button)
+        self.scale_box.currentIndexChanged.connect(self._options_edited)
+        self.log_box.toggled.connect(self._options_edited)
+        self.bins_box.valueChanged.connect(self._options_edited)
+        self.overlay_box.currentIndexChanged.connect(self.overlayChanged.emit)
+
+    def _build_legend(self) -> None:
+        legend = self.plot.addLegend(offset=(8, 8), labelTextSize="9pt")
+        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        legend.addItem(self.items.hist, "histogram")
+        legend.addItem(self.items.curve, "MP density (BEMA fit)")
+        legend.addItem(pg.PlotDataItem(pen=self.items.cutoff.pen), "BEMA cutoff λ₊")
+        legend.addItem(pg.PlotDataItem(pen=self.items.edge.pen), "MP bulk edge")
+        legend.addItem(self.items.marks, "signal spikes")
+        legend.addItem(pg.PlotDataItem(pen=self.manual.pen), "manual cutoff (drag)")
+        legend.addItem(self.overlay, "overlay")
+        self.legend = legend
+        self._set_overlay_legend("")
+
+    def _set_overlay_legend(self, text: str) -> None:
+        sample, label = self.legend.items[-1]
+        sample.setVisible(bool(text))
+        label.setVisible(bool(text))
+        label.setText(text)
+        self.legend.updateSize()
+
+    def _options_edited(self) -> None:
+        self.options = PlotOptions(
+            self.scale_box.currentData(), self.log_box.isChecked(), self.bins_box.value()
+        )
+        self._apply_axis_labels()
+        rank = self.manual_rank()
+        self.show_report(self.report, self.overlay_report, rank)
+        self.optionsChanged.emit(self.options)
+
+    def _apply_axis_labels(self) -> None:
+        self.plot.setLabel("bottom", AXIS_LABELS[self.options.scale])
+        self.plot.setLabel("left", "density per log₁₀ unit" if self.options.log else "density")
+        self.plot.getAxis("bottom").setLogMode(self.options.log)
+        corner = (0, 0) if self.options.log else (1, 0)
+        offset = (8, 8) if self.options.log else (-8, 8)
+        self.legend.anchor(corner, corner, offset=offset)
+
+    def set_overlay_choices(self, labels: list[str]) -> None:
+        """Offer ``labels`` as overlays (after "no overlay"), keeping the choice if still there."""
+        current = self.overlay_box.currentText()
+        self.overlay_box.blockSignals(True)
+        self.overlay_box.clear()
+        self.overlay_box.addItems(["no overlay", *labels])
+        index = self.overlay_box.findText(current)
+        self.overlay_box.setCurrentIndex(max(index, 0))
+        self.overlay_box.blockSignals(False)
+
+    def show_report(self, report, overlay=None, manual_rank: int | None = None) -> None:
+        """Draw ``report`` (a layer report or ``None``), an optional overlay, the manual line."""
+        self.report, self.overlay_report = report, overlay
+        self.data = plot_data(report, self.options) if report is not None else None
+        self.items.update(self.data)
+        other = plot_data(overlay, self.options) if overlay is not None else None
+        if other is None:
+            self.overlay.setData([], [])
+        else:
+            self.overlay.setData(other.edges, other.density)
+        self._set_overlay_legend(self.overlay_box.currentText() if other is not None else "")
+        self.readout.setText(
+            readout_html(report) if report is not None else "Select a layer to see its spectrum."
+        )
+        self.manual.setVisible(self.data is not None)
+        if self.data is not None:
+            self._fit_view()
+            self.set_manual_rank(
+                report.analysis.fit.n_signal if manual_rank is None else manual_rank
+            )
+
+    def _fit_view(self) -> None:
+        """Frame the spectrum and the overlay."""
+        self.items.fit_view()
+        if self.overlay_report is not None and self.data is not None:
+            x0, x1 = self.plot.viewRange()[0]
+            xs, _ = self.overlay.getData()
+            if xs is not None and len(xs):
+                self.plot.setXRange(min(x0, float(xs[0])), max(x1, float(xs[-1])), padding=0)
+
+    def set_manual_rank(self, rank: int) -> None:
+        """Place the manual line so that it keeps ``rank`` values (no ``rankChosen`` emitted)."""
+        if self.data is None:
+            return
+        self._placing = True
+        self.manual.setValue(self.data.position_for(rank))
+        self._placing = False
+
+    def manual_rank(self) -> int | None:
+        """Values right of the manual line, or ``None`` without a spectrum."""
+        return self.data.kept(self.manual.value()) if self.data is not None else None
+
+    def _manual_moved(self) -> None:
+        rank = self.manual_rank()
+        if rank is None:
+            return
+        self.manual_label.setText(f"keep {rank}")
+        if not self._placing:
+            self.cutoffMoved.emit(rank)
+
+    def _manual_finished(self) -> None:
+        rank = self.manual_rank()
+        if rank is not None and not self._placing:
+            self.rankChosen.emit(rank)
+
+    def _mouse_moved(self, event: tuple) -> None:
+        data = self.data
+        pos = event[0]
+        if data is None or not self.plot.sceneBoundingRect().contains(pos):
+            self.hover.setText(" ")
+            return
+        x = self.plot.vb.mapSceneToView(pos).x()
+        value = 10.0**x if self.options.log else x
+        index = int(np.searchsorted(data.edges, x)) - 1
+        density = data.density[index] if 0 <= index < data.density.size else 0.0
+        self.hover.setText(
+            f"value {fmt(value)}   histogram density {fmt(float(density))}   "
+            f"{data.kept(x)} of {data.values.size} values above"
+        )
+
+    def _save_svg(self, path: Path) -> None:
+        """Render the plot's scene area with Qt's SVG generator (vector output)."""
+        from PySide6.QtCore import QRectF, QSize
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+
+        source = self.plot.sceneBoundingRect()
+        generator = QSvgGenerator()
+        generator.setFileName(str(path))
+        generator.setSize(QSize(int(source.width()), int(source.height())))
+        generator.setViewBox(QRectF(0, 0, source.width(), source.height()))
+        generator.setTitle(self.report.name if self.report is not None else "spectrum")
+        painter = QPainter(generator)
+        try:
+            self.plot.scene().render(painter, QRectF(0, 0, source.width(), source.height()), source)
+        finally:
+            painter.end()
+        if not path.is_file():
+            raise OSError(f"could not write {path}")
+
+    def save_image(self, path: str | Path) -> Path:
+        """Write the plot as PNG (any other suffix) or SVG (``.svg``)."""
+        from pyqtgraph import exporters
+
+        path = Path(path)
+        if path.suffix.lower() == ".svg":
+            self._save_svg(path)
+        else:
+            exporter = exporters.ImageExporter(self.plot)
+            exporter.parameters()["width"] = 1600
+            exporter.export(str(path))
+        return path

@@ -1,0 +1,74 @@
+"""Training settings: noise schedules, cut timing, validation and the JSON record."""
+
+import json
+
+import pytest
+
+from rmt_gui.jobs.config import (
+    ConfigError,
+    NoiseSchedule,
+    PruneConfig,
+    SnapshotPolicy,
+    TrainConfig,
+)
+
+
+def test_schedules_parse_and_evaluate() -> None:
+    assert NoiseSchedule.parse("0.45").at(7, 10) == 0.45
+    linear = NoiseSchedule.parse("linear:0.2:0.6")
+    assert [round(linear.at(e, 5), 6) for e in range(1, 6)] == [0.2, 0.3, 0.4, 0.5, 0.6]
+    listed = NoiseSchedule.parse("0.1,0.2,0.3")
+    assert [listed.at(e, 5) for e in range(1, 6)] == [0.1, 0.2, 0.3, 0.3, 0.3]
+    for text in ("0.45", "linear:0.2:0.6", "0.1,0.2,0.3"):
+        assert NoiseSchedule.parse(text).describe() == text
+
+
+@pytest.mark.parametrize("text", ["abc", "linear:0.2", "1.5", "0.1,,0.2", "linear:0.1:2"])
+def test_bad_schedules_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError):
+        NoiseSchedule.parse(text)
+
+
+def test_cut_timing() -> None:
+    assert sorted(PruneConfig().cut_steps(10, 30)) == [0, 10, 20]
+    assert sorted(PruneConfig(first_cut="end").cut_steps(10, 30)) == [10, 20]
+    assert sorted(PruneConfig(every_epochs=2).cut_steps(10, 50)) == [0, 20, 40]
+    assert sorted(PruneConfig(every_steps=4, first_cut="end").cut_steps(10, 20)) == [4, 8, 12, 16]
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (TrainConfig(epochs=0), "epochs"),
+        (TrainConfig(dims=(784, 10, 3)), "784 to 10"),
+        (TrainConfig(dims=(784,)), "two positive"),
+        (TrainConfig(lr=-1.0), "learning rate"),
+        (TrainConfig(momentum=1.0), "momentum"),
+        (TrainConfig(batch_size=0), "batch size"),
+        (TrainConfig(limit_train=0), "limit-train"),
+        (TrainConfig(prune=PruneConfig(every_epochs=0)), "prune-every"),
+        (TrainConfig(prune=PruneConfig(variant="best")), "variant"),
+        (TrainConfig(prune=PruneConfig(fit_threshold=0.0)), "fit threshold"),
+        (TrainConfig(prune=PruneConfig(alpha=0.6)), "alpha"),
+    ],
+)
+def test_validation_names_the_setting(config: TrainConfig, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config.validate()
+
+
+def test_snapshot_policy_validation() -> None:
+    assert not SnapshotPolicy().periodic
+    assert SnapshotPolicy(max_per_second=5).periodic
+    with pytest.raises(ConfigError):
+        SnapshotPolicy(every_steps=0).validate()
+    with pytest.raises(ConfigError):
+        SnapshotPolicy(max_per_second=0).validate()
+
+
+def test_config_is_json() -> None:
+    record = json.loads(json.dumps(TrainConfig().to_json()))
+    assert record["dims"] == [784, 1000, 10]
+    assert record["prune"]["keep_noise"] == "0.45"
+    assert record["lr"] == 0.08 and record["momentum"] == 0.9 and record["batch_size"] == 128
+    assert TrainConfig(prune=None).to_json()["prune"] is None
