@@ -20,7 +20,7 @@ from torch import nn
 
 from rmt_gui.jobs.config import PruneConfig
 from rmt_gui.jobs.events import LayerPruning
-from rmt_gui.model.lowrank import GramSVD, keep_components, scale_noise
+from rmt_gui.model.decomposition import GramSVD
 from rmt_gui.model.module_layers import linear_modules
 from rmt_gui.model.pruning import output_dim
 from rmt_gui.model.surgery import (
@@ -28,8 +28,10 @@ from rmt_gui.model.surgery import (
     bias_size,
     get_weight,
     is_factor_layer,
+    keep_subset,
     module_path,
     numerical_rank,
+    shrink,
 )
 from rmt_gui.spectral import keep_rank
 from rmt_gui.spectral.bema import BemaResult
@@ -71,10 +73,10 @@ def _apply(
 ) -> tuple[nn.Module, LayerChange]:
     """Change one layer as the variant says."""
     if cfg.variant == "shrink":
-        return scale_noise(model, layer, fit.n_signal, cfg.shrink_factor, svd=svd)
+        return shrink(model, layer, fit.n_signal, cfg.shrink_factor, decomposition=svd)
     split = cfg.variant != "truncate" and cfg.factorize and not is_factor_layer(model, layer)
     idx = _indices(fit, rank, cfg, gen)
-    return keep_components(model, layer, idx, "if_smaller" if split else "never", svd=svd)
+    return keep_subset(model, layer, idx, "if_smaller" if split else "never", decomposition=svd)
 
 
 def _unchanged(

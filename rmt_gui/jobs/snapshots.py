@@ -19,7 +19,7 @@ from rmt_gui.jobs.config import PruneConfig, SnapshotPolicy
 from rmt_gui.jobs.control import RateGate
 from rmt_gui.jobs.cutting import linear_weights
 from rmt_gui.jobs.events import LayerSpectrum, SpectrumSnapshot
-from rmt_gui.model.lowrank import weight_spectrum
+from rmt_gui.model.decomposition import weight_spectrum
 from rmt_gui.model.surgery import get_weight
 
 Weights = tuple[tuple[str, torch.Tensor], ...]

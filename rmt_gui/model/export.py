@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -30,8 +31,18 @@ def infer_format(path: str | Path) -> str:
     return SUFFIX_FORMATS.get(Path(path).suffix.lower(), "rmt-gui")
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[BinaryIO], None], force: bool = False) -> Path:
-    """Call ``write`` on a temporary file in ``path``'s folder, then rename it into place."""
+    """Call ``write`` on a temporary file in ``path``'s folder, then rename it into place.
+
+    The result gets the usual permissions of a new file (or keeps those of the file it replaces).
+    """
     path = Path(path)
     if path.exists() and not force:
         raise FileError(path, "already exists; choose another name or pass --force to replace it")
@@ -40,12 +51,14 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], force: bool = Fa
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise FileError(path, f"folder {folder} does not exist")
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

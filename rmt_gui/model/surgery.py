@@ -1,7 +1,8 @@
 """SVD surgery on the linear layers of a model, each operation returning a new model.
 
-Layers are named by their weight key (``fc1.weight``); the weight is ``(out, in)``. The SVD is
-taken in float64 (``W = U diag(S) V^T``) and results are cast back to the layer's dtype. A new
+Layers are named by their weight key (``fc1.weight``); the weight is ``(out, in)``. The SVD
+``W = U diag(S) V^T`` comes from the float64 Gram route (:class:`GramSVD`) and results are cast
+back to the layer's dtype; callers that already decomposed a layer pass that decomposition in. A new
 model shares every untouched tensor with the original; only the modules on the path to the
 changed layer are copied, so the original is never modified and copies are cheap.
 """
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from rmt_gui.errors import RmtGuiError
+from rmt_gui.model.decomposition import GramSVD
 from rmt_gui.model.jit import quiet_jit
 from rmt_gui.model.module_layers import is_linear
 from rmt_gui.model.tree import is_factor_pair
@@ -87,11 +89,6 @@ def get_weight(model: nn.Module, layer: str) -> torch.Tensor:
     if not isinstance(weight, torch.Tensor) or weight.ndim < 2 or not weight.is_floating_point():
         raise SurgeryError(f"{layer!r} is not a 2-D float weight")
     return weight.detach().reshape(weight.shape[0], -1)
-
-
-def svd(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Thin SVD ``U, S, Vh`` of a 2-D weight in float64."""
-    return torch.linalg.svd(weight.detach().to(torch.float64), full_matrices=False)
 
 
 def numerical_rank(s: torch.Tensor, shape: tuple[int, int]) -> int:
@@ -219,48 +216,63 @@ def _change(
     )
 
 
-def truncate(
-    model: nn.Module, layer: str, rank: int, factorize: Factorize = "never"
-) -> tuple[nn.Module, LayerChange]:
-    """Keep the top ``rank`` singular triplets of ``layer`` (the best rank-k approximation)."""
-    weight = get_weight(model, layer)
-    shape = tuple(weight.shape)
-    if not 0 <= rank <= min(shape):
-        raise SurgeryError(f"rank for {layer!r} must be in [0, {min(shape)}], got {rank}")
-    u, s, vh = svd(weight)
-    split = should_factorize(rank, shape, factorize)
-    new = _rebuild(model, layer, u[:, :rank], s[:rank], vh[:rank], split)
-    return new, _change(layer, s, shape, rank, split, bias_size(model, layer))
-
-
-def shrink(model: nn.Module, layer: str, keep: int, factor: float) -> tuple[nn.Module, LayerChange]:
-    """Multiply the singular values after the first ``keep`` (the noise) by ``factor``."""
-    weight = get_weight(model, layer)
-    shape = tuple(weight.shape)
-    if not 0 <= keep <= min(shape):
-        raise SurgeryError(f"signal count for {layer!r} must be in [0, {min(shape)}], got {keep}")
-    if not 0.0 <= factor <= 1.0:
-        raise SurgeryError(f"shrink factor must be in [0, 1], got {factor}")
-    u, s, vh = svd(weight)
-    scaled = torch.cat([s[:keep], s[keep:] * factor])
-    new = _rebuild(model, layer, u, scaled, vh, factorize=False)
-    kept = numerical_rank(scaled, shape)
-    return new, _change(layer, s, shape, kept, False, bias_size(model, layer))
+def _decompose(model: nn.Module, layer: str, decomposition: GramSVD | None) -> GramSVD:
+    """The given decomposition of ``layer``, or a fresh one of its current weight."""
+    return decomposition or GramSVD.of(get_weight(model, layer))
 
 
 def keep_subset(
-    model: nn.Module, layer: str, indices: torch.Tensor, factorize: Factorize = "never"
+    model: nn.Module,
+    layer: str,
+    indices: torch.Tensor,
+    factorize: Factorize = "never",
+    decomposition: GramSVD | None = None,
 ) -> tuple[nn.Module, LayerChange]:
     """Keep only the singular triplets at ``indices`` (e.g. signal plus a random noise subset)."""
-    weight = get_weight(model, layer)
-    shape = tuple(weight.shape)
-    u, s, vh = svd(weight)
+    dec = _decompose(model, layer, decomposition)
     idx = torch.sort(torch.as_tensor(indices, dtype=torch.long)).values
-    if idx.numel() and (idx[0] < 0 or idx[-1] >= s.numel()):
+    if idx.numel() and (idx[0] < 0 or idx[-1] >= dec.s.numel()):
         raise SurgeryError(f"singular-value index out of range for {layer!r}")
-    split = should_factorize(idx.numel(), shape, factorize)
-    new = _rebuild(model, layer, u[:, idx], s[idx], vh[idx], split)
-    return new, _change(layer, s, shape, idx.numel(), split, bias_size(model, layer))
+    split = should_factorize(idx.numel(), dec.shape, factorize)
+    u, s, vh = dec.factors(idx)
+    new = _rebuild(model, layer, u, s, vh, split)
+    return new, _change(layer, dec.s, dec.shape, idx.numel(), split, bias_size(model, layer))
+
+
+def truncate(
+    model: nn.Module,
+    layer: str,
+    rank: int,
+    factorize: Factorize = "never",
+    decomposition: GramSVD | None = None,
+) -> tuple[nn.Module, LayerChange]:
+    """Keep the top ``rank`` singular triplets of ``layer`` (the best rank-k approximation)."""
+    shape = tuple(get_weight(model, layer).shape)
+    if not 0 <= rank <= min(shape):
+        raise SurgeryError(f"rank for {layer!r} must be in [0, {min(shape)}], got {rank}")
+    return keep_subset(model, layer, torch.arange(rank), factorize, decomposition)
+
+
+def shrink(
+    model: nn.Module,
+    layer: str,
+    keep: int,
+    factor: float,
+    decomposition: GramSVD | None = None,
+) -> tuple[nn.Module, LayerChange]:
+    """Multiply the singular values after the first ``keep`` (the noise) by ``factor``."""
+    dec = _decompose(model, layer, decomposition)
+    if not 0 <= keep <= dec.s.numel():
+        raise SurgeryError(
+            f"signal count for {layer!r} must be in [0, {dec.s.numel()}], got {keep}"
+        )
+    if not 0.0 <= factor <= 1.0:
+        raise SurgeryError(f"shrink factor must be in [0, 1], got {factor}")
+    u, s, vh = dec.factors(torch.arange(dec.s.numel()))
+    scaled = torch.cat([s[:keep], s[keep:] * factor])
+    new = _rebuild(model, layer, u, scaled, vh, factorize=False)
+    kept = numerical_rank(scaled, dec.shape)
+    return new, _change(layer, dec.s, dec.shape, kept, False, bias_size(model, layer))
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -296,6 +308,5 @@ __all__ = [
     "should_factorize",
     "shrink",
     "submodule",
-    "svd",
     "truncate",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from rmt_gui.model.evaluate import evaluate
 from rmt_gui.model.export import atomic_write, export_model
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.model.surgery import truncate
-from rmt_gui.model.tree import NotRunnableError, tree_from_state_dict
+from rmt_gui.model.tree import NotRunnableError, build_mlp, tree_from_state_dict
 from tests.conftest import DATA_DIR
 from tests.model.files import mlp
 
@@ -126,3 +127,15 @@ def test_failed_export_keeps_the_old_file(
         export_model(pruned, target, force=True)
     assert target.read_bytes() == before
     assert os.listdir(tmp_path) == ["model.rmt"]
+
+
+def test_export_gets_normal_file_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = export_model(build_mlp([784, 8, 10], seed=0), tmp_path / "m.pt")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    path.chmod(0o600)
+    export_model(build_mlp([784, 8, 10], seed=1), path, force=True)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
