@@ -9,13 +9,16 @@ places boundary events on an epoch axis. ``to_json()`` gives the record the run 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from rmt_gui.jobs.config import TrainConfig
 from rmt_gui.spectral.bema import BemaResult
 from rmt_gui.spectral.spectrum import Spectrum
+
+if TYPE_CHECKING:
+    from rmt_gui.jobs.analysis_job import LayerReport
 
 Shape = tuple[int, int]
 
@@ -254,6 +257,19 @@ class SpectrumSnapshot:
             "seconds": self.seconds,
             "layers": [layer.to_json() for layer in self.layers],
         }
+
+
+@dataclass(frozen=True)
+class LiveSpectra:
+    """A :class:`SpectrumSnapshot` as the app draws it: one explorer layer report per layer.
+
+    Made by ``rmt_gui.jobs.training_job`` on the worker thread, never by the engine itself.
+    """
+
+    step: int
+    epochs_done: float
+    final: bool
+    reports: tuple[LayerReport, ...]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from torch import nn
@@ -31,9 +32,21 @@ class SweepPoint:
     total: int
 
 
-def sweep_ranks(p: int, points: int = 16, marks: Iterable[int] = ()) -> list[int]:
-    """About ``points`` ranks from 1 to ``p``, spaced geometrically, plus the marked ranks."""
-    grid = np.unique(np.geomspace(1, p, num=max(2, min(points, p))).round().astype(int))
+def sweep_ranks(
+    p: int,
+    points: int = 16,
+    marks: Iterable[int] = (),
+    spacing: Literal["log", "linear"] = "log",
+) -> list[int]:
+    """About ``points`` ranks plus the marked ones: geometric from 1 to ``p``, or linear from 0.
+
+    The linear grid starts at ``k = 0`` (the layer zeroed), as the paper's figure does.
+    """
+    count = max(2, min(points, p + (spacing == "linear")))
+    if spacing == "linear":
+        grid = np.unique(np.linspace(0, p, num=count).round().astype(int))
+    else:
+        grid = np.unique(np.geomspace(1, p, num=count).round().astype(int))
     extra = [int(m) for m in marks if 1 <= int(m) <= p]
     return sorted({*grid.tolist(), *extra})
 

@@ -8,7 +8,6 @@ the paper); labels are int64 ``[N]``. The data root is, in order: an explicit fo
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import torch
 
 from rmt_gui.errors import FileError
+from rmt_gui.user_dirs import user_folder
 
 RAW_FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -42,13 +42,7 @@ class MnistSplit:
 
 def user_cache_dir() -> Path:
     """Per-user cache folder for downloaded data (XDG on Linux, the usual places elsewhere)."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    return base / "rmt-gui" / "data"
+    return user_folder("cache") / "data"
 
 
 def resolve_data_root(explicit: str | Path | None = None) -> Path:
@@ -72,8 +66,8 @@ def _load(root: Path, train: bool) -> MnistSplit:
 
     try:
         dataset = MNIST(str(root), train=train, download=False)
-    except (RuntimeError, OSError, ValueError) as exc:
-        raise FileError(root, f"MNIST files are unreadable ({exc})") from exc
+    except (RuntimeError, OSError, ValueError, AssertionError) as exc:  # torchvision asserts
+        raise FileError(root, f"MNIST files are unreadable ({exc or type(exc).__name__})") from exc
     images = dataset.data.to(torch.float32).div_(255.0).unsqueeze(1)
     return MnistSplit(images, dataset.targets.to(torch.int64))
 

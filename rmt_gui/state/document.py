@@ -19,6 +19,16 @@ if TYPE_CHECKING:
     from rmt_gui.model.history import History
 
 
+def successor_layer(name: str | None, layers: tuple[LayerInfo, ...]) -> str | None:
+    """The layer that replaced ``name`` (its first factor), else the first layer."""
+    if name is not None:
+        prefix = name.removesuffix(".weight")
+        for info in layers:
+            if info.factor_group == prefix:
+                return info.name
+    return layers[0].name if layers else None
+
+
 @dataclass
 class ModelAnalysis:
     """The layers of one model state and the reports received for them so far."""

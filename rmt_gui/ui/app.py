@@ -10,6 +10,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from rmt_gui.ui import theme
+from rmt_gui.ui.collector import UiCollector
 from rmt_gui.ui.main_window import MainWindow
 from rmt_gui.ui.settings import AppSettings, user_settings
 
@@ -22,12 +23,15 @@ def default_model() -> Path | None:
 
 
 def application() -> QApplication:
-    """The process's QApplication with the app's names and style."""
+    """The process's QApplication with the app's names and style; garbage is collected on
+    the UI thread only (:class:`UiCollector`)."""
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "rmt-gui"])
     app.setApplicationName("rmt-gui")
     app.setOrganizationName("rmt-gui")
     app.setStyle("Fusion")
     theme.configure_pyqtgraph()
+    if app.findChild(UiCollector) is None:
+        UiCollector(app)
     return app
 
 

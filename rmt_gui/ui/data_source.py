@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from rmt_gui.ui.dialogs import DataMissingDialog, show_error
 from rmt_gui.ui.settings import AppSettings
@@ -41,6 +41,17 @@ class DataSource(QObject):
         """Use ``folder`` from now on (persisted)."""
         self.settings.set_data_folder(folder)
         self.status.emit(f"MNIST data folder: {folder}", False)
+
+    def choose(self, parent: QWidget) -> Path | None:
+        """Ask for the MNIST folder and use it (a warning when it holds no MNIST yet)."""
+        root = str(self.root())
+        folder = QFileDialog.getExistingDirectory(parent, "Folder holding MNIST/raw", root)
+        if not folder:
+            return None
+        self.set_root(Path(folder))
+        if not self.available():
+            self.status.emit(f"{folder}: no MNIST/raw/ there yet", True)
+        return Path(folder)
 
     def ensure(self, parent: QWidget, then: Callable[[Path], None]) -> None:
         """Call ``then(root)`` now if MNIST is there, else once the user fixed it."""

@@ -67,10 +67,10 @@ class DataMissingDialog(QDialog):
     def __init__(self, root: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("dataMissing")
-        self.setWindowTitle("MNIST test data not found")
+        self.setWindowTitle("MNIST data not found")
         self.root = root
         text = QLabel(
-            f"<p>Evaluation and the rank sweep need the MNIST test set, which was not found "
+            f"<p>Evaluation, the rank sweep and training need MNIST, which was not found "
             f"in<br><code>{root}</code><br>(expected <code>MNIST/raw/</code> with the four "
             f"idx files).</p><p>Spectra, pruning and export keep working without it.</p>"
         )
@@ -126,3 +126,21 @@ def confirm_discard(parent: QWidget, names: list[str]) -> str:
     box.exec()
     clicked = box.clickedButton()
     return "export" if clicked is export else "discard" if clicked is discard else "cancel"
+
+
+def confirm_stop_training(parent: QWidget) -> bool:
+    """Ask before stopping a training run (closing the window or the Train tab)."""
+    box = QMessageBox(parent)
+    box.setObjectName("stopTrainingBox")
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Training is running")
+    box.setText("<p>A training run is still going.</p>")
+    box.setInformativeText(
+        "Stop it now? The partial model is saved as cancelled.pt in the run folder, with its "
+        "metrics and per-epoch checkpoints."
+    )
+    stop = box.addButton("Stop training", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton("Keep training", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(stop)
+    box.exec()
+    return box.clickedButton() is stop

@@ -10,12 +10,11 @@ from PySide6.QtWidgets import QFileDialog
 
 from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.dialogs import ask_export_path, show_error
+from rmt_gui.ui.spectrum_view import save_plot_dialog
 
 if TYPE_CHECKING:
     from rmt_gui.ui.document_view import DocumentView
     from rmt_gui.ui.report_html import HtmlReportWriter
-
-IMAGE_FILTER = "PNG image (*.png);;SVG image (*.svg)"
 
 
 class DocumentTasks(QObject):
@@ -106,9 +105,8 @@ class DocumentTasks(QObject):
         view = self.view
         model = view.document.model
         fit = report.analysis.fit
-        ranks = sweep_ranks(
-            fit.p, view.sweep.points.value(), [fit.n_signal, report.analysis.rank_gavish_donoho]
-        )
+        marks = [fit.n_signal, report.analysis.rank_gavish_donoho]
+        ranks = sweep_ranks(fit.p, view.sweep.points.value(), marks, view.sweep.spacing)
         count = view.history.count.value()
         view.sweep.begin(report.name, fit.n_signal, len(ranks))
         self.runner.start(
@@ -190,17 +188,6 @@ class DocumentTasks(QObject):
         """Save the spectrum plot as PNG or SVG."""
         view = self.view
         name = (view.current_layer() or "spectrum").replace(".", "_")
-        chosen, selected = QFileDialog.getSaveFileName(
-            view, "Save plot", str(view.path.with_name(f"{name}.png")), IMAGE_FILTER
-        )
-        if not chosen:
-            return
-        path = Path(chosen)
-        if not path.suffix:
-            path = path.with_suffix(".svg" if "svg" in selected.lower() else ".png")
-        try:
-            view.spectrum.save_image(path)
-        except OSError as exc:
-            view.status.emit(f"{path}: cannot save the plot ({exc.strerror or exc})", True)
-            return
-        view.status.emit(f"Plot saved to {path}", False)
+        outcome = save_plot_dialog(view.spectrum, view.path.with_name(f"{name}.png"))
+        if outcome is not None:
+            view.status.emit(*outcome)

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from rmt_gui.state.document import Document
+from rmt_gui.state.document import Document, successor_layer
 from rmt_gui.state.plot_data import PlotOptions
 from rmt_gui.ui import theme
 from rmt_gui.ui.data_source import DataSource
@@ -70,7 +70,9 @@ class DocumentView(QWidget):
         self.history = HistoryPanel(int(options.get("eval_count", 10_000)))
         self.spectrum = SpectrumView(self.plot_options)
         self.multiples = MultiplesView(self.plot_options)
-        self.sweep = SweepView(int(options.get("sweep_points", 16)))
+        self.sweep = SweepView(
+            int(options.get("sweep_points", 16)), bool(options.get("sweep_log", True))
+        )
         self.prune = PrunePanel(options.get("prune", {}))
         self.views = QTabWidget()
         self.views.addTab(self.spectrum, "Spectrum")
@@ -196,7 +198,7 @@ class DocumentView(QWidget):
         for report in analysis.reports.values():
             self.table.source.set_report(report)
         self.multiples.set_reports(names, analysis.reports)
-        target = keep if keep in names else self._successor(keep, analysis.layers)
+        target = keep if keep in names else successor_layer(keep, analysis.layers)
         if target:
             self.table.select_layer(target)
         self._refresh_history()
@@ -205,16 +207,6 @@ class DocumentView(QWidget):
         if analysis.complete:
             self.request_preview()
         self.changed.emit()
-
-    @staticmethod
-    def _successor(name: str | None, layers) -> str | None:
-        """The layer that replaced ``name`` (its first factor), else the first layer."""
-        if name is not None:
-            prefix = name.removesuffix(".weight")
-            for info in layers:
-                if info.factor_group == prefix:
-                    return info.name
-        return layers[0].name if layers else None
 
     def _set_header(self) -> None:
         from rmt_gui.model.surgery import parameter_count

@@ -20,6 +20,7 @@ class EmptyState(QWidget):
 
     openRequested = Signal()
     recentChosen = Signal(Path)
+    trainRequested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +36,10 @@ class EmptyState(QWidget):
         self.open_button = QPushButton("Open a checkpoint…")
         self.open_button.setMinimumWidth(220)
         self.open_button.clicked.connect(self.openRequested.emit)
+        self.train_button = QPushButton("Train a network on MNIST…")
+        self.train_button.setToolTip("Train with RMT pruning and watch every spectrum (Ctrl+T)")
+        self.train_button.setMinimumWidth(220)
+        self.train_button.clicked.connect(self.trainRequested.emit)
         self.recent = QListWidget()
         self.recent.setMaximumWidth(640)
         self.recent.setMaximumHeight(200)
@@ -48,6 +53,7 @@ class EmptyState(QWidget):
         layout.addWidget(hint)
         layout.addSpacing(12)
         layout.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.train_button, 0, Qt.AlignmentFlag.AlignCenter)
         layout.addSpacing(18)
         layout.addWidget(self.recent_title, 0, Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.recent, 0, Qt.AlignmentFlag.AlignCenter)

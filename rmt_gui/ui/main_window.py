@@ -22,6 +22,7 @@ from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.document_view import DocumentView
 from rmt_gui.ui.empty_state import EmptyState
 from rmt_gui.ui.settings import AppSettings
+from rmt_gui.ui.train_host import TrainHost
 
 SHORTCUTS = (
     ("Open", "Ctrl+O"), ("Export model", "Ctrl+E"), ("Export report", "Ctrl+Shift+E"),
@@ -29,11 +30,13 @@ SHORTCUTS = (
     ("Apply pruning", "Ctrl+Return"), ("Evaluate", "Ctrl+R"), ("Rank sweep", "Ctrl+Shift+R"),
     ("Spectrum / all layers / sweep", "Ctrl+1 / Ctrl+2 / Ctrl+3"), ("Log axis", "Ctrl+L"),
     ("Close tab", "Ctrl+W"), ("Layers", "arrow keys in the table"),
+    ("Train panel", "Ctrl+T"), ("Start / stop training", "F5 / Shift+F5"),
+    ("Pause / resume training", "F6"),
 )  # fmt: skip
 
 
 class MainWindow(QMainWindow):
-    """Open files as tabs; everything else happens in each tab's :class:`DocumentView`."""
+    """Open files as tabs (each a :class:`DocumentView`), plus the Train tab when asked for."""
 
     def __init__(
         self, settings: AppSettings, default_model: Path | None = None, files: list[Path] = ()
@@ -41,6 +44,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.pending = [Path(f) for f in files] or ([default_model] if default_model else [])
+        self.training = TrainHost(self)
         self.data = DataSource(settings, self)
         self.data.status.connect(self.show_status)
         self.data.busy.connect(self.show_busy)
@@ -51,10 +55,11 @@ class MainWindow(QMainWindow):
         self.tabs.setMovable(True)
         self.tabs.setDocumentMode(True)
         self.tabs.tabCloseRequested.connect(self.close_tab)
-        self.tabs.currentChanged.connect(lambda _i: self._update_actions())
+        self.tabs.currentChanged.connect(lambda _i: self.update_actions())
         self.empty = EmptyState()
         self.empty.openRequested.connect(self.open_dialog)
         self.empty.recentChosen.connect(lambda path: self.open_paths([path]))
+        self.empty.trainRequested.connect(self.training.show)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.tabs)
@@ -66,7 +71,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         self._refresh_recent()
-        self._update_actions()
+        self.update_actions()
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -134,6 +139,7 @@ class MainWindow(QMainWindow):
                 view, "&Log axis", self._on_view(lambda v: v.spectrum.log_box.toggle()), "Ctrl+L"
             )
         )
+        self.training.add_menu(bar.addMenu("&Train"))
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts)
         self._action(help_menu, "&About", self.show_about)
@@ -161,7 +167,7 @@ class MainWindow(QMainWindow):
 
         return slot
 
-    def _update_actions(self) -> None:
+    def update_actions(self) -> None:
         view = self.tabs.currentWidget()
         doc = view.document if isinstance(view, DocumentView) else None
         for action in self.view_actions:
@@ -169,9 +175,15 @@ class MainWindow(QMainWindow):
         self.undo_action.setEnabled(doc is not None and doc.history.can_undo)
         self.redo_action.setEnabled(doc is not None and doc.history.can_redo)
         self.stack.setCurrentIndex(1 if self.tabs.count() else 0)
-        for tab in self.views():
+        views = self.views()
+        names = [tab.path.name for tab in views]
+        for tab in views:
             dirty = tab.document is not None and tab.document.dirty
-            self.tabs.setTabText(self.tabs.indexOf(tab), ("● " if dirty else "") + tab.path.name)
+            title = tab.path.name
+            if names.count(title) > 1:
+                title = f"{tab.path.parent.name}/{title}"
+            self.tabs.setTabText(self.tabs.indexOf(tab), ("● " if dirty else "") + title)
+        self.training.update_actions()
 
     def start(self) -> None:
         """Open the files given at launch (or the default model) once the window is up."""
@@ -188,17 +200,22 @@ class MainWindow(QMainWindow):
         if paths:
             self.open_paths([Path(p) for p in paths])
 
-    def open_paths(self, paths: list[Path], trust: bool = False) -> None:
-        """Open each file in its own tab (or switch to it if it is already open)."""
+    def open_paths(self, paths: list[Path], trust: bool = False, focus: bool = True) -> None:
+        """Open each file in its own tab (or switch to it if it is already open).
+
+        ``focus=False`` opens in the background (a finished training run, while the Train tab
+        stays in front).
+        """
         for given in paths:
             path = Path(given).expanduser()
             existing = next((v for v in self.views() if v.path.resolve() == path.resolve()), None)
             if existing is not None and not trust:
-                self.tabs.setCurrentWidget(existing)
+                if focus:
+                    self.tabs.setCurrentWidget(existing)
                 continue
-            self._open_one(path, trust)
+            self._open_one(path, trust, focus)
 
-    def _open_one(self, path: Path, trust: bool) -> DocumentView:
+    def _open_one(self, path: Path, trust: bool, focus: bool = True) -> DocumentView:
         options = self.settings.options("view")
         view = DocumentView(path, options, self.data, self.views, trust=trust)
         for key, splitter in (("splitter", view.splitter), ("left_splitter", view.left)):
@@ -210,10 +227,11 @@ class MainWindow(QMainWindow):
         view.opened.connect(self._opened)
         view.openFailed.connect(self._open_failed)
         view.trustNeeded.connect(self._trust_needed)
-        view.changed.connect(self._update_actions)
+        view.changed.connect(self.update_actions)
         self.tabs.addTab(view, path.name)
-        self.tabs.setCurrentWidget(view)
-        self._update_actions()
+        if focus:
+            self.tabs.setCurrentWidget(view)
+        self.update_actions()
         view.start()
         return view
 
@@ -223,13 +241,13 @@ class MainWindow(QMainWindow):
         self.show_status(f"Opened {path}", False)
         for view in self.views():
             view.spectrum.set_overlay_choices(view.overlay_labels())
-        self._update_actions()
+        self.update_actions()
 
     def _remove(self, view: DocumentView) -> None:
         view.shutdown()
         self.tabs.removeTab(self.tabs.indexOf(view))
         view.deleteLater()
-        self._update_actions()
+        self.update_actions()
 
     def _open_failed(self, path: Path, message: str) -> None:
         view = self.sender()
@@ -248,10 +266,12 @@ class MainWindow(QMainWindow):
         dialogs.ask_trust(self, path, lambda: self.open_paths([path], trust=True))
 
     def close_tab(self, index: int) -> None:
-        """Close a tab, asking first if it has unsaved pruning."""
+        """Close a tab, asking first if it has unsaved pruning or a training run."""
         view = self.tabs.widget(index)
         if isinstance(view, DocumentView) and self._confirm([view]):
             self._remove(view)
+        elif view is not None and view is self.training.panel:
+            self.training.close_tab()
 
     def _close_current(self) -> None:
         if self.tabs.count():
@@ -295,13 +315,7 @@ class MainWindow(QMainWindow):
         self.show_status("Cancelled")
 
     def choose_data_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Folder holding MNIST/raw", str(self.data.root())
-        )
-        if folder:
-            self.data.set_root(Path(folder))
-            if not self.data.available():
-                self.show_status(f"{folder}: no MNIST/raw/ there yet", True)
+        self.data.choose(self)
 
     def _refresh_recent(self) -> None:
         recent = self.settings.recent_files()
@@ -337,12 +351,12 @@ class MainWindow(QMainWindow):
             self.settings.set_options("view", {
                 "plot": {"scale": options.scale, "log": options.log, "bins": options.bins},
                 "prune": view.prune.options(), "eval_count": view.history.count.value(),
-                "sweep_points": view.sweep.points.value(),
+                "sweep_points": view.sweep.points.value(), "sweep_log": view.sweep.log,
             })  # fmt: skip
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self._confirm(self.views()):
+        if not self._confirm(self.views()) or not self.training.stop():
             event.ignore()
             return
         self.save_settings()

@@ -1,7 +1,9 @@
 """All layers side by side (small multiples), each with its MP fit, cutoff and spikes.
 
-The grid is rebuilt only when the list of layers changes (a pruning step that factorises a
-layer); otherwise each cell's persistent items are updated in place.
+The grid is laid out again only when the list of layers changes (a pruning step that
+factorises a layer), and then reuses the plots it already has: a plot costs ~20 ms to make,
+so a live view (training) would stutter if every factorisation built them all anew. Otherwise
+each cell's persistent items are updated in place.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsTextItem, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from rmt_gui.state.plot_data import PlotOptions, plot_data
 from rmt_gui.ui import theme
 from rmt_gui.ui.spectrum_items import SpectrumItems
 
 ROW_HEIGHT = 230
+TITLE_HEIGHT = 40
 
 
 def columns_for(count: int) -> int:
@@ -25,7 +28,7 @@ def columns_for(count: int) -> int:
 
 
 def cell_title(report, name: str) -> str:
-    """A cell's title: layer, shape, and n_signal coloured by fit quality."""
+    """A cell's title: layer and shape, and below them n_signal coloured by fit quality."""
     if report is None:
         return f"<span style='font-size:9pt'>{name} …</span>"
     shape = f"{report.info.shape[0]}×{report.info.shape[1]}"
@@ -34,19 +37,58 @@ def cell_title(report, name: str) -> str:
     fit = report.analysis.fit
     color = theme.GOOD.name() if fit.good_fit else theme.POOR.name()
     return (
-        f"<span style='font-size:9pt'><b>{name}</b> {shape} "
-        f"<span style='color:{color}'>n_signal {fit.n_signal}/{fit.p}</span></span>"
+        f"<span style='font-size:9pt'><b>{name}</b> {shape}</span><br>"
+        f"<span style='font-size:8pt; color:{color}'>n_signal {fit.n_signal}/{fit.p}</span>"
     )
 
 
+class CellTitle:
+    """A cell's two-line title as a text item over the plot's title row.
+
+    pyqtgraph's own title asks the layout to recompute on every change (and n_signal changes
+    at every snapshot while training); this item only repaints itself.
+    """
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        plot.setTitle(" ")
+        plot.titleLabel.setMaximumHeight(TITLE_HEIGHT)
+        plot.layout.setRowFixedHeight(0, TITLE_HEIGHT)
+        self.label = plot.titleLabel
+        self.item = QGraphicsTextItem(self.label)
+        self.item.document().setDocumentMargin(2)
+        self.html = ""
+        self.label.geometryChanged.connect(self._fit)
+
+    def set(self, html: str) -> None:
+        """Show ``html`` (centred); nothing happens if it did not change."""
+        if html != self.html:
+            self.html = html
+            self.item.setHtml(f"<div align='center'>{html}</div>")
+            self._fit()
+
+    def _fit(self) -> None:
+        self.item.setTextWidth(max(self.label.size().width(), 1.0))
+
+
 class MultiplesView(QWidget):
-    """A scrollable grid with one small spectrum plot per layer; click a plot to select it."""
+    """A scrollable grid with one small spectrum plot per layer; click a plot to select it.
+
+    ``live`` (training) drops the grid lines and keeps each plot's range while it fits, as
+    :class:`SpectrumItems` explains.
+    """
 
     layerClicked = Signal(str)
 
-    def __init__(self, options: PlotOptions, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, options: PlotOptions, parent: QWidget | None = None, live: bool = False
+    ) -> None:
         super().__init__(parent)
         self.options = options
+        self.live = live
+        self._pool: list[tuple[pg.PlotItem, SpectrumItems]] = []
+        self._titles: dict[pg.PlotItem, CellTitle] = {}
+        self._framed: str | None = None
+        self._only: str | None = None
         self.canvas = pg.GraphicsLayoutWidget()
         self.canvas.scene().sigMouseClicked.connect(self._clicked)
         scroll = QScrollArea()
@@ -55,6 +97,7 @@ class MultiplesView(QWidget):
         self.hint = QLabel("Every layer at once: histogram, MP fit (red), BEMA cutoff (dashed), "
                            "signal spikes (orange). Click a plot to select its layer.")  # fmt: skip
         self.hint.setStyleSheet("color: #555;")
+        self.hint.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.hint)
@@ -66,26 +109,59 @@ class MultiplesView(QWidget):
         self._selected = ""
         self._stale = False
 
+    def _new_cell(self) -> tuple[pg.PlotItem, SpectrumItems]:
+        plot = pg.PlotItem(axisItems=theme.value_axes())
+        theme.style_plot(plot, grid=not self.live)
+        plot.setMenuEnabled(False)
+        plot.getAxis("left").setWidth(36)
+        policy = plot.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        plot.setSizePolicy(policy)
+        self._titles[plot] = CellTitle(plot)
+        return plot, SpectrumItems(plot, labels=False, marker_size=7, live=self.live)
+
+    def prepare(self, count: int) -> None:
+        """Make ``count`` plots ahead of time (while nothing else is going on)."""
+        while len(self._pool) < count:
+            self._pool.append(self._new_cell())
+
     def _rebuild(self, names: tuple[str, ...]) -> None:
-        """Lay out one plot per layer (only when the set of layers changed)."""
-        self.canvas.clear()
+        """Lay out one plot per layer (only when the set of layers changed), reusing plots.
+
+        A plot already in the right grid cell stays there (moving plots re-lays the canvas).
+        A live grid keeps at least three columns and fills whole rows with hidden plots that
+        hold their place, so a cut that factorises a layer only shows one more plot.
+        """
+        layout = self.canvas.ci
+        cols = max(3, columns_for(len(names))) if self.live else columns_for(len(names))
+        slots = math.ceil(len(names) / cols) * cols if self.live else len(names)
+        self.prepare(slots)
+        places = {index: (index // cols, index % cols) for index in range(slots)}
+        for index, (plot, _) in enumerate(self._pool):
+            now = layout.items.get(plot)
+            if now is not None and (index not in places or now != [places[index]]):
+                layout.removeItem(plot)
         self.cells = {}
-        cols = columns_for(len(names))
-        for index, name in enumerate(names):
-            plot = self.canvas.addPlot(
-                row=index // cols, col=index % cols, axisItems=theme.value_axes()
-            )
-            theme.style_plot(plot)
-            plot.setMenuEnabled(False)
-            plot.getAxis("left").setWidth(36)
-            self.cells[name] = (plot, SpectrumItems(plot, labels=False, marker_size=7))
+        self._framed = None
+        for index in range(slots):
+            plot, items = self._pool[index]
+            plot.vb.setBorder(None)
+            if plot not in layout.items:
+                layout.addItem(plot, *places[index])
+            plot.setVisible(index < len(names))
+            if index < len(names):
+                self.cells[names[index]] = (plot, items)
         rows = math.ceil(len(names) / cols) if names else 1
         self.canvas.setMinimumHeight(rows * ROW_HEIGHT)
         self._names = names
 
-    def set_reports(self, names: list[str], reports: dict) -> None:
-        """Show the layers ``names`` with whatever reports have arrived (drawn when visible)."""
-        self._wanted, self._reports = list(names), dict(reports)
+    def set_reports(self, names: list[str], reports: dict, only: str | None = None) -> None:
+        """Show the layers ``names`` with whatever reports have arrived (drawn when visible).
+
+        With ``only``, just that cell is drawn now and the others are left blank, for
+        :meth:`update_report` to fill in later (a live view spreads the work over frames).
+        """
+        self._wanted, self._reports, self._only = list(names), dict(reports), only
         self._stale = True
         if self.isVisible():
             self._refresh()
@@ -98,12 +174,23 @@ class MultiplesView(QWidget):
         if tuple(self._wanted) != self._names:
             self._rebuild(tuple(self._wanted))
         for name in self._wanted:
-            self._draw(name)
+            self._draw(name, blank=self._only is not None and name != self._only)
+        self._only = None
         self.select(self._selected)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self._refresh()
+
+    def title(self, name: str) -> str:
+        """The plain text of a cell's title."""
+        plot, _ = self.cells[name]
+        return self._titles[plot].item.toPlainText()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The layers the grid shows now."""
+        return self._names
 
     def update_report(self, name: str, report) -> None:
         """Redraw one cell when its layer's report arrives."""
@@ -113,12 +200,14 @@ class MultiplesView(QWidget):
         elif name in self.cells:
             self._draw(name)
 
-    def _draw(self, name: str) -> None:
+    def _draw(self, name: str, blank: bool = False) -> None:
         plot, items = self.cells[name]
-        report = self._reports.get(name)
+        report = None if blank else self._reports.get(name)
         items.update(plot_data(report, self.options) if report is not None else None)
-        plot.setTitle(cell_title(report, name))
-        plot.getAxis("bottom").setLogMode(self.options.log)
+        self._titles[plot].set(cell_title(report, name))
+        axis = plot.getAxis("bottom")
+        if axis.logMode != self.options.log:
+            axis.setLogMode(self.options.log)
 
     def set_options(self, options: PlotOptions) -> None:
         """Redraw every cell on a new scale, axis or bin count."""
@@ -128,11 +217,15 @@ class MultiplesView(QWidget):
             self._refresh()
 
     def select(self, name: str) -> None:
-        """Frame the selected layer's plot."""
+        """Frame the selected layer's plot (only the cells whose frame changes repaint)."""
         self._selected = name
-        for key, (plot, _) in self.cells.items():
-            chosen = key == name
-            plot.vb.setBorder(theme.pen(theme.MANUAL, 2.5) if chosen else None)
+        if self._framed == name:
+            return
+        for key in (self._framed, name):
+            if key in self.cells:
+                plot, _ = self.cells[key]
+                plot.vb.setBorder(theme.pen(theme.MANUAL, 2.5) if key == name else None)
+        self._framed = name if name in self.cells else None
 
     def _clicked(self, event) -> None:
         for name, (plot, _) in self.cells.items():

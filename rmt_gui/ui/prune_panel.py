@@ -39,7 +39,10 @@ PAPER_KEEP_NOISE = 0.45
 PREVIEW_COLUMNS = ("Layer", "Rank", "Params", "Note")
 
 
-def _spin(low: float, high: float, step: float, value: float, decimals: int = 2) -> QDoubleSpinBox:
+def double_spin(
+    low: float, high: float, step: float, value: float, decimals: int = 2
+) -> QDoubleSpinBox:
+    """A decimal spin box with its range, step and value."""
     box = QDoubleSpinBox()
     box.setRange(low, high)
     box.setSingleStep(step)
@@ -59,13 +62,14 @@ class PrunePanel(QWidget):
         self.method_box = QComboBox()
         for key, label in METHODS:
             self.method_box.addItem(label, key)
-        self.keep_noise = _spin(0.0, 1.0, 0.05, float(options.get("keep_noise", PAPER_KEEP_NOISE)))
+        keep_noise = float(options.get("keep_noise", PAPER_KEEP_NOISE))
+        self.keep_noise = double_spin(0.0, 1.0, 0.05, keep_noise)
         self.keep_noise.setToolTip("f: fraction of the noise singular values kept (paper: 0.45)")
         self.rank = QSpinBox()
         self.rank.setRange(1, 1_000_000)
         self.rank.setValue(int(options.get("rank", 50)))
-        self.energy = _spin(0.05, 1.0, 0.05, float(options.get("energy", 0.9)))
-        self.shrink = _spin(0.0, 1.0, 0.1, float(options.get("shrink_factor", 0.5)))
+        self.energy = double_spin(0.05, 1.0, 0.05, float(options.get("energy", 0.9)))
+        self.shrink = double_spin(0.0, 1.0, 0.1, float(options.get("shrink_factor", 0.5)))
         self.shrink.setToolTip("Noise singular values are multiplied by this factor")
         self.min_rank = QSpinBox()
         self.min_rank.setRange(0, 1_000_000)

@@ -16,6 +16,7 @@ from rmt_gui.ui import theme
 RUG_HEIGHT = 0.22
 HEADROOM = 1.12
 CURVE_CLIP = 2.5
+SNUG = 0.75
 
 
 def _line(color, style: Qt.PenStyle, label: str | None, position: float) -> pg.InfiniteLine:
@@ -30,10 +31,17 @@ def _line(color, style: Qt.PenStyle, label: str | None, position: float) -> pg.I
 
 
 class SpectrumItems:
-    """Histogram, MP curve, BEMA cutoff, MP edge and signal spikes of one layer."""
+    """Histogram, MP curve, BEMA cutoff, MP edge and signal spikes of one layer.
 
-    def __init__(self, plot: pg.PlotItem, *, labels: bool = True, marker_size: int = 10) -> None:
+    A ``live`` view (spectra streaming in during training) keeps its range while the data
+    still fills most of it: re-ranging re-lays every tick and label, the dearest part of a frame.
+    """
+
+    def __init__(
+        self, plot: pg.PlotItem, *, labels: bool = True, marker_size: int = 10, live: bool = False
+    ) -> None:
         self.plot = plot
+        self.live = live
         self.hist = pg.PlotDataItem(
             stepMode="center", fillLevel=0, brush=theme.HIST_FILL, pen=theme.pen(theme.HIST_LINE, 1)
         )
@@ -70,7 +78,7 @@ class SpectrumItems:
         self.marks.setData(spikes, np.full(spikes.size, RUG_HEIGHT * top))
         self.cutoff.setValue(data.cutoff)
         self.edge.setValue(data.bulk_edge)
-        self.fit_view()
+        self.fit_view(force=not self.live)
 
     @staticmethod
     def y_top(data: SpectrumPlotData) -> float:
@@ -80,8 +88,8 @@ class SpectrumItems:
         top = max(hist_top, curve_top) if curve_top < CURVE_CLIP * hist_top else hist_top
         return HEADROOM * top if top > 0 else 1.0
 
-    def fit_view(self) -> None:
-        """Frame the histogram, spikes and both lines."""
+    def fit_view(self, force: bool = True) -> None:
+        """Frame the histogram, spikes and both lines (unless ``force`` is off and they fit)."""
         data = self.data
         if data is None:
             return
@@ -89,6 +97,15 @@ class SpectrumItems:
         lo, hi = min(xs), max(xs)
         width = hi - lo if hi > lo else 1.0
         right = 0.12 if max(data.cutoff, data.bulk_edge) >= data.edges[-1] else 0.04
-        self.plot.setRange(
-            xRange=(lo - 0.04 * width, hi + right * width), yRange=(0, self.y_top(data)), padding=0
-        )
+        x_range = (lo - 0.04 * width, hi + right * width)
+        top = self.y_top(data)
+        if not force and self._frames(x_range, top):
+            return
+        self.plot.setRange(xRange=x_range, yRange=(0, top), padding=0)
+
+    def _frames(self, x_range: tuple[float, float], top: float) -> bool:
+        """Whether the current view holds ``x_range`` and ``top`` and is not much larger."""
+        (x0, x1), (_, y1) = self.plot.viewRange()
+        inside = x0 <= x_range[0] and x_range[1] <= x1 and top <= y1
+        snug = x_range[1] - x_range[0] >= SNUG * (x1 - x0) and top >= SNUG * y1
+        return inside and snug

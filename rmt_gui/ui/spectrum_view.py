@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -24,9 +25,12 @@ from PySide6.QtWidgets import (
 
 from rmt_gui.state.plot_data import PlotOptions, SpectrumPlotData, plot_data
 from rmt_gui.ui import theme
+from rmt_gui.ui.live_label import LiveLabel
 from rmt_gui.ui.spectrum_items import SpectrumItems
 
+IMAGE_FILTER = "PNG image (*.png);;SVG image (*.svg)"
 SCALES = (("eigen", "eigenvalues s²/n"), ("singular", "singular values s"))
+NO_LAYER = "Select a layer to see its spectrum."
 AXIS_LABELS = {"eigen": "eigenvalue λ = s²/n", "singular": "singular value s"}
 
 
@@ -55,35 +59,42 @@ def readout_html(report) -> str:
 
 
 class SpectrumView(QWidget):
-    """One layer's spectrum with its fit, a manual cutoff line and an optional overlay."""
+    """One layer's spectrum with its fit, a manual cutoff line and an optional overlay.
+
+    A ``live`` view (training: spectra stream in, nothing to prune by hand) has no manual
+    line, grid or legend and keeps its range while the spectrum still fills it, so that each
+    new snapshot costs little to draw.
+    """
 
     cutoffMoved = Signal(int)
     rankChosen = Signal(int)
     optionsChanged = Signal(object)
     overlayChanged = Signal(int)
 
-    def __init__(self, options: PlotOptions, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, options: PlotOptions, parent: QWidget | None = None, live: bool = False
+    ) -> None:
         super().__init__(parent)
         self.options = options
+        self.live = live
+        self._legend_text: str | None = None
         self.report = None
         self.overlay_report = None
         self.data: SpectrumPlotData | None = None
         self._placing = False
         self._build_controls()
-        self.readout = QLabel("Select a layer to see its spectrum.")
-        self.readout.setTextFormat(Qt.TextFormat.RichText)
-        self.readout.setWordWrap(True)
+        self.readout = LiveLabel(NO_LAYER, lines=2 if live else 3)
         self.hover = QLabel(" ")
         self.hover.setStyleSheet("color: #555;")
         self.plot_widget = pg.PlotWidget(axisItems=theme.value_axes())
         self.plot = self.plot_widget.getPlotItem()
-        theme.style_plot(self.plot)
+        theme.style_plot(self.plot, grid=not live)
         self.overlay = pg.PlotDataItem(
             stepMode="center", fillLevel=0, brush=theme.OVERLAY_FILL,
             pen=theme.pen(theme.OVERLAY_LINE, 1.5, Qt.PenStyle.DashLine),
         )  # fmt: skip
         self.plot.addItem(self.overlay)
-        self.items = SpectrumItems(self.plot)
+        self.items = SpectrumItems(self.plot, live=live)
         self.manual = pg.InfiniteLine(
             angle=90, movable=True, pen=theme.pen(theme.MANUAL, 2.5),
             hoverPen=theme.pen(theme.MANUAL.lighter(130), 4),
@@ -115,6 +126,10 @@ class SpectrumView(QWidget):
             self.scale_box.addItem(label, key)
         self.scale_box.setCurrentIndex([k for k, _ in SCALES].index(self.options.scale))
         self.scale_box.setToolTip("Plot s²/n (the scale of the MP law) or the singular values")
+        self.scale_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.scale_box.setMinimumContentsLength(8)
         self.log_box = QCheckBox("log axis")
         self.log_box.setChecked(self.options.log)
         self.log_box.setToolTip("Logarithmic value axis: the bulk and far spikes both visible")
@@ -126,13 +141,12 @@ class SpectrumView(QWidget):
         self.overlay_box = QComboBox()
         self.overlay_box.addItem("no overlay")
         self.overlay_box.setToolTip("Draw a second spectrum for comparison")
-        self.overlay_box.setMinimumContentsLength(18)
+        self.overlay_box.setMinimumContentsLength(8)
         self.fit_button = QPushButton("Fit view")
         self.save_button = QPushButton("Save plot…")
         self.save_button.setToolTip("Save this plot as PNG or SVG")
         self.controls = QHBoxLayout()
-        for widget in (self.scale_box, self.log_box, self.bins_box, QLabel("overlay:"),
-                       self.overlay_box):  # fmt: skip
+        for widget in (self.scale_box, self.log_box, self.bins_box, self.overlay_box):
             self.controls.addWidget(widget)
         self.controls.addStretch(1)
         self.controls.addWidget(self.fit_button)
@@ -150,12 +164,17 @@ class SpectrumView(QWidget):
         legend.addItem(pg.PlotDataItem(pen=self.items.cutoff.pen), "BEMA cutoff λ₊")
         legend.addItem(pg.PlotDataItem(pen=self.items.edge.pen), "MP bulk edge")
         legend.addItem(self.items.marks, "signal spikes")
-        legend.addItem(pg.PlotDataItem(pen=self.manual.pen), "manual cutoff (drag)")
+        if not self.live:
+            legend.addItem(pg.PlotDataItem(pen=self.manual.pen), "manual cutoff (drag)")
         legend.addItem(self.overlay, "overlay")
         self.legend = legend
         self._set_overlay_legend("")
+        legend.setVisible(not self.live)
 
     def _set_overlay_legend(self, text: str) -> None:
+        if text == self._legend_text:
+            return
+        self._legend_text = text
         sample, label = self.legend.items[-1]
         sample.setVisible(bool(text))
         label.setVisible(bool(text))
@@ -200,24 +219,28 @@ class SpectrumView(QWidget):
         else:
             self.overlay.setData(other.edges, other.density)
         self._set_overlay_legend(self.overlay_box.currentText() if other is not None else "")
-        self.readout.setText(
-            readout_html(report) if report is not None else "Select a layer to see its spectrum."
-        )
-        self.manual.setVisible(self.data is not None)
+        self.readout.setText(readout_html(report) if report is not None else NO_LAYER)
+        self.manual.setVisible(self.data is not None and not self.live)
         if self.data is not None:
-            self._fit_view()
-            self.set_manual_rank(
-                report.analysis.fit.n_signal if manual_rank is None else manual_rank
-            )
+            self._frame_overlay()
+            if not self.live:
+                self.set_manual_rank(
+                    report.analysis.fit.n_signal if manual_rank is None else manual_rank
+                )
 
     def _fit_view(self) -> None:
-        """Frame the spectrum and the overlay."""
+        """Frame the spectrum and the overlay (the Fit view button)."""
         self.items.fit_view()
-        if self.overlay_report is not None and self.data is not None:
-            x0, x1 = self.plot.viewRange()[0]
-            xs, _ = self.overlay.getData()
-            if xs is not None and len(xs):
-                self.plot.setXRange(min(x0, float(xs[0])), max(x1, float(xs[-1])), padding=0)
+        self._frame_overlay()
+
+    def _frame_overlay(self) -> None:
+        """Widen the x range to the overlay, if one is shown and sticks out."""
+        if self.overlay_report is None or self.data is None:
+            return
+        x0, x1 = self.plot.viewRange()[0]
+        xs, _ = self.overlay.getData()
+        if xs is not None and len(xs) and (xs[0] < x0 or xs[-1] > x1):
+            self.plot.setXRange(min(x0, float(xs[0])), max(x1, float(xs[-1])), padding=0)
 
     def set_manual_rank(self, rank: int) -> None:
         """Place the manual line so that it keeps ``rank`` values (no ``rankChosen`` emitted)."""
@@ -291,3 +314,18 @@ class SpectrumView(QWidget):
             exporter.parameters()["width"] = 1600
             exporter.export(str(path))
         return path
+
+
+def save_plot_dialog(view: SpectrumView, suggested: Path) -> tuple[str, bool] | None:
+    """Ask for a PNG/SVG file and save ``view``'s plot: ``(message, is_error)``, or ``None``."""
+    chosen, selected = QFileDialog.getSaveFileName(view, "Save plot", str(suggested), IMAGE_FILTER)
+    if not chosen:
+        return None
+    path = Path(chosen)
+    if not path.suffix:
+        path = path.with_suffix(".svg" if "svg" in selected.lower() else ".png")
+    try:
+        view.save_image(path)
+    except OSError as exc:
+        return f"{path}: cannot save the plot ({exc.strerror or exc})", True
+    return f"Plot saved to {path}", False

@@ -6,10 +6,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -24,9 +26,17 @@ class SweepView(QWidget):
     startRequested = Signal()
     cancelRequested = Signal()
 
-    def __init__(self, points: int, parent: QWidget | None = None) -> None:
+    def __init__(self, points: int, log: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title = QLabel("Select a layer, then start the sweep.")
+        self.title.setWordWrap(True)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.log_box = QCheckBox("log axis")
+        self.log_box.setChecked(log)
+        self.log_box.setToolTip(
+            "Ranks spaced geometrically from 1 on a log axis, or linearly from k = 0 (the layer "
+            "zeroed) on a linear axis, as in the paper's figure; applies to the next sweep"
+        )
         self.points = QSpinBox()
         self.points.setRange(3, 64)
         self.points.setValue(points)
@@ -45,7 +55,6 @@ class SweepView(QWidget):
         theme.style_plot(self.plot)
         self.plot.setLabel("bottom", "singular values kept (rank)")
         self.plot.setLabel("left", "test accuracy (%)")
-        self.plot.getAxis("bottom").setLogMode(True)
         self.curve = pg.PlotDataItem(
             pen=theme.pen(theme.SWEEP, 2), symbol="o", symbolSize=7,
             symbolBrush=pg.mkBrush(theme.SWEEP), symbolPen=pg.mkPen("w"),
@@ -57,13 +66,15 @@ class SweepView(QWidget):
         )  # fmt: skip
         self.full_line = pg.InfiniteLine(
             angle=0, pen=theme.pen(theme.BULK_EDGE, 1.2, Qt.PenStyle.DotLine),
-            label="unpruned", labelOpts={"position": 0.05, "color": theme.BULK_EDGE},
+            label="unpruned", labelOpts={"position": 0.02, "color": theme.BULK_EDGE,
+                                         "anchors": [(0, 1), (0, 1)]},
         )  # fmt: skip
         for line in (self.bema_line, self.full_line):
             self.plot.addItem(line, ignoreBounds=True)
             line.hide()
         controls = QHBoxLayout()
         controls.addWidget(self.title, 1)
+        controls.addWidget(self.log_box)
         controls.addWidget(self.points)
         controls.addWidget(self.start_button)
         controls.addWidget(self.cancel_button)
@@ -74,28 +85,59 @@ class SweepView(QWidget):
         layout.addWidget(self.plot_widget, 1)
         self.start_button.clicked.connect(self.startRequested.emit)
         self.cancel_button.clicked.connect(self.cancelRequested.emit)
+        self.log_box.toggled.connect(lambda _on: self._redraw())
         self.ranks: list[int] = []
         self.accuracy: list[float] = []
+        self.bema_rank: int | None = None
+        self._apply_axis()
+
+    @property
+    def log(self) -> bool:
+        return self.log_box.isChecked()
+
+    @property
+    def spacing(self) -> str:
+        """How the next sweep spaces its ranks: ``log`` (from 1) or ``linear`` (from 0)."""
+        return "log" if self.log else "linear"
+
+    def _axis(self, ranks: np.ndarray) -> np.ndarray:
+        return np.log10(ranks) if self.log else ranks
+
+    def _apply_axis(self) -> None:
+        self.plot.getAxis("bottom").setLogMode(self.log)
+        hidden = " (k = 0 is not shown on a log axis)" if self.log and 0 in self.ranks else ""
+        self.plot.setLabel("bottom", f"singular values kept (rank){hidden}")
+
+    def _redraw(self) -> None:
+        """Draw the points so far (sorted by rank) and the BEMA line on the current axis."""
+        self._apply_axis()
+        if self.bema_rank is not None:
+            self.bema_line.setValue(float(self._axis(np.asarray(max(self.bema_rank, 1.0)))))
+        ranks = np.asarray(self.ranks, dtype=float)
+        shown = ranks > 0 if self.log else np.ones(ranks.size, dtype=bool)
+        order = np.argsort(ranks[shown])
+        x = self._axis(ranks[shown][order])
+        y = np.asarray(self.accuracy)[shown][order]
+        self.curve.setData(x, y)
+        if x.size:
+            low = 0.0 if self.log else min(0.0, float(x.min()))
+            self.plot.setRange(xRange=(low, max(float(x.max()), 1.0)), yRange=(0, 100),
+                               padding=0.03)  # fmt: skip
 
     def begin(self, layer: str, bema_rank: int, total: int) -> None:
         """Reset the plot for a new sweep of ``layer``."""
-        self.ranks, self.accuracy = [], []
-        self.curve.setData([], [])
+        self.ranks, self.accuracy, self.bema_rank = [], [], bema_rank
         self.title.setText(f"<b>{layer}</b>: accuracy vs singular values kept")
-        self.bema_line.setValue(np.log10(max(bema_rank, 1)))
         self.bema_line.label.setFormat(f"BEMA n_signal = {bema_rank}")
         self.bema_line.show()
+        self._redraw()
         self.set_running(0, total)
 
     def add_point(self, point) -> None:
         """Add one (rank, accuracy) point; the line is redrawn sorted by rank."""
         self.ranks.append(point.rank)
         self.accuracy.append(100.0 * point.accuracy)
-        order = np.argsort(self.ranks)
-        x = np.log10(np.asarray(self.ranks, dtype=float)[order])
-        y = np.asarray(self.accuracy)[order]
-        self.curve.setData(x, y)
-        self.plot.setRange(xRange=(0, max(x.max(), 1.0)), yRange=(0, 100), padding=0.03)
+        self._redraw()
         self.set_running(point.done, point.total)
 
     def set_full(self, accuracy: float | None) -> None:

@@ -5,10 +5,16 @@ queued signal of a bridge object that lives in the UI thread (never a lambda on 
 object, which would run in the worker). Starting a job of a kind cancels the previous job of
 that kind through its :class:`CancelToken` (a ``threading.Event``, so it works while the worker
 is busy) and bumps the kind's generation; anything a superseded job still delivers is dropped.
+
+A worker holds nothing of the UI: its task sees only the Qt-free generator function, the token
+and a job number, while the callbacks (bound to widgets) stay with the :class:`Runner` in the UI
+thread. Were the worker to drop the last reference to a widget, the C++ object would be
+destroyed off the UI thread, which deadlocks or crashes PySide.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import threading
@@ -43,18 +49,34 @@ def lower_thread_priority() -> None:
 
 
 @dataclass(eq=False)
+class WorkerSide:
+    """What a worker thread may hold of a job: Qt-free and free of UI callbacks."""
+
+    number: int
+    work: Work
+    token: CancelToken = field(default_factory=CancelToken)
+    finished: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(eq=False)
 class Job:
-    """One run of a generator: its kind, generation, cancel token and callbacks."""
+    """One run of a generator (UI side): its kind, generation, worker side and callbacks."""
 
     kind: str
     generation: int
-    work: Work
+    worker: WorkerSide
     on_item: Callable[[Any], None] | None = None
     on_done: Callable[[], None] | None = None
     on_error: Callable[[str], None] | None = None
     on_cancel: Callable[[], None] | None = None
-    token: CancelToken = field(default_factory=CancelToken)
-    finished: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def token(self) -> CancelToken:
+        return self.worker.token
+
+    @property
+    def finished(self) -> threading.Event:
+        return self.worker.finished
 
     def cancel(self) -> None:
         """Ask the worker to stop at its next yield; later items are dropped."""
@@ -74,16 +96,16 @@ def describe_failure(exc: BaseException) -> str:
 class _Bridge(QObject):
     """Carries a worker's results to the UI thread (it lives there, so slots run there)."""
 
-    yielded = Signal(object, object)
-    ended = Signal(object, str, str)
+    yielded = Signal(int, object)
+    ended = Signal(int, str, str)
 
 
 class _Task(QRunnable):
     """Runs one job's generator to its end in a pool thread, catching everything."""
 
-    def __init__(self, job: Job, bridge: _Bridge) -> None:
+    def __init__(self, side: WorkerSide, bridge: _Bridge) -> None:
         super().__init__()
-        self._job = job
+        self._side: WorkerSide | None = side
         self._bridge = bridge
 
     def _emit(self, signal: Any, *args: Any) -> None:
@@ -91,37 +113,48 @@ class _Task(QRunnable):
         try:
             signal.emit(*args)
         except RuntimeError:
-            self._job.cancel()
+            self._side.token.cancel()
 
     def run(self) -> None:
-        job, outcome, message = self._job, "done", ""
+        side, outcome, message = self._side, "done", ""
         lower_thread_priority()
         try:
-            for item in job.work(job.token):
-                job.token.check()
-                self._emit(self._bridge.yielded, job, item)
+            for item in side.work(side.token):
+                side.token.check()
+                self._emit(self._bridge.yielded, side.number, item)
+                del item
         except CancelledError:
             outcome = "cancelled"
         except Exception as exc:
             outcome, message = "failed", describe_failure(exc)
             if not isinstance(exc, (RmtGuiError, OSError)):
                 traceback.print_exc(file=sys.stderr)
-        self._emit(self._bridge.ended, job, outcome, message)
-        job.finished.set()
+        self._emit(self._bridge.ended, side.number, outcome, message)
+        self._side = None
+        side.finished.set()
 
 
 class Runner(QObject):
-    """Starts jobs in the global thread pool and delivers their current results in order."""
+    """Starts jobs in a thread pool and delivers their current results in order.
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    Jobs run in Qt's global pool, or with ``dedicated`` in a one-thread pool of this runner's own
+    (long work such as training then never holds up the explorer's short jobs, nor they it).
+    """
+
+    def __init__(self, parent: QObject | None = None, dedicated: bool = False) -> None:
         super().__init__(parent)
         self._bridge = _Bridge(self)
         self._bridge.yielded.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
         self._bridge.ended.connect(self._end, Qt.ConnectionType.QueuedConnection)
         self._generations: dict[str, int] = {}
         self._active: dict[str, Job] = {}
-        self._all: set[Job] = set()
-        self._pool = QThreadPool.globalInstance()
+        self._all: dict[int, Job] = {}
+        self._numbers = itertools.count()
+        if dedicated:
+            self._pool = QThreadPool(self)
+            self._pool.setMaxThreadCount(1)
+        else:
+            self._pool = QThreadPool.globalInstance()
 
     def start(
         self,
@@ -136,10 +169,11 @@ class Runner(QObject):
         self.cancel(kind)
         generation = self._generations.get(kind, 0) + 1
         self._generations[kind] = generation
-        job = Job(kind, generation, work, on_item, on_done, on_error, on_cancel)
+        side = WorkerSide(next(self._numbers), work)
+        job = Job(kind, generation, side, on_item, on_done, on_error, on_cancel)
         self._active[kind] = job
-        self._all.add(job)
-        self._pool.start(_Task(job, self._bridge))
+        self._all[side.number] = job
+        self._pool.start(_Task(side, self._bridge))
         return job
 
     def is_current(self, job: Job) -> bool:
@@ -166,15 +200,16 @@ class Runner(QObject):
 
     def wait(self, timeout_s: float = 30.0) -> bool:
         """Block until every job has left its worker (after :meth:`cancel_all` on close)."""
-        return all(job.finished.wait(timeout_s) for job in list(self._all))
+        return all(job.finished.wait(timeout_s) for job in list(self._all.values()))
 
-    def _deliver(self, job: Job, item: Any) -> None:
-        if job.on_item is not None and self.is_current(job):
+    def _deliver(self, number: int, item: Any) -> None:
+        job = self._all.get(number)
+        if job is not None and job.on_item is not None and self.is_current(job):
             job.on_item(item)
 
-    def _end(self, job: Job, outcome: str, message: str) -> None:
-        self._all.discard(job)
-        if not self.is_current(job):
+    def _end(self, number: int, outcome: str, message: str) -> None:
+        job = self._all.pop(number, None)
+        if job is None or not self.is_current(job):
             return
         self._active.pop(job.kind, None)
         callback = {"done": job.on_done, "failed": job.on_error, "cancelled": job.on_cancel}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PySide6.QtWidgets import QApplication
 from torch import nn
 
 from rmt_gui.model.native import save_native
@@ -67,6 +68,8 @@ def window(qtbot, settings: AppSettings) -> Iterator[MainWindow]:
     win.resize(1500, 900)
     win.show()
     yield win
+    if win.training.panel is not None:
+        assert win.training.panel.shutdown(60)
     for view in win.views():
         if view.document is not None:
             view.document.mark_saved()
@@ -96,8 +99,32 @@ def wait_ready(qtbot, view, preview: bool = True) -> None:
 
 
 def save_screenshot(widget, name: str) -> Path:
-    """Grab ``widget`` into ``tests/screenshots/NAME.png``."""
+    """Grab ``widget`` into ``tests/screenshots/NAME.png`` (after pending layout updates)."""
+    QApplication.processEvents()
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     assert widget.grab().save(str(path))
     return path
+
+
+def small_training(
+    panel,
+    out: Path,
+    *,
+    limit: int = 3200,
+    epochs: int = 2,
+    every: int = 50,
+    dims: str = "784,64,10",
+    compare: bool = False,
+) -> None:
+    """Train-panel settings for a short run: batches of 32 from the first ``limit`` images."""
+    form = panel.form
+    form.dims.setText(dims)
+    form.epochs.setValue(epochs)
+    form.batch.setValue(32)
+    form.limit_train.setValue(limit)
+    form.limit_test.setValue(500)
+    form.every.setValue(every)
+    form.every_unit.setCurrentIndex(form.every_unit.findData("steps"))
+    form.compare.setChecked(compare)
+    form.out_folder.setText(str(out))

@@ -96,3 +96,23 @@ def test_sweep_cancel_keeps_points(qtbot, window, model_files) -> None:
     assert "cancelled" in view.sweep.title.text()
     wait_ready(qtbot, view)
     assert 1 <= len(view.sweep.ranks) < 30
+
+
+def test_linear_sweep_starts_at_a_zeroed_layer(qtbot, window, model_files) -> None:
+    view = open_and_wait(qtbot, window, model_files["small"])
+    view.table.select_layer("fc1.weight")
+    view.views.setCurrentWidget(view.sweep)
+    view.sweep.log_box.setChecked(False)
+    view.sweep.points.setValue(3)
+    view.sweep.start_button.click()
+    qtbot.waitUntil(lambda: not view.sweep.cancel_button.isEnabled(), timeout=WAIT_MS)
+    assert sorted(view.sweep.ranks)[0] == 0
+    zeroed, _ = truncate(view.document.model, "fc1.weight", 0, "never")
+    expected = evaluate(zeroed, load_mnist(DATA_DIR).head(500)).accuracy
+    assert view.sweep.accuracy[view.sweep.ranks.index(0)] == pytest.approx(100 * expected)
+    x, _ = view.sweep.curve.getData()
+    assert x[0] == 0 and not view.sweep.plot.getAxis("bottom").logMode
+    view.sweep.log_box.setChecked(True)
+    x, _ = view.sweep.curve.getData()
+    assert len(x) == len(view.sweep.ranks) - 1
+    assert "k = 0 is not shown" in view.sweep.plot.getAxis("bottom").labelText

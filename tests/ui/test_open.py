@@ -53,6 +53,17 @@ def test_open_shows_layers_and_plots_the_cores_numbers(qtbot, window, model_file
     assert f"n_signal = {report.analysis.fit.n_signal}" in view.spectrum.readout.text()
 
 
+def test_every_table_column_is_visible_at_the_default_size(qtbot, window, model_files) -> None:
+    window.resize(1500, 900)
+    view = open_and_wait(qtbot, window, model_files["small"])
+    QApplication.processEvents()
+    table = view.table
+    assert window.width() == 1500
+    assert table.horizontalHeader().length() <= table.viewport().width()
+    assert not table.horizontalScrollBar().isVisible()
+    assert table.columnWidth(0) >= table.fontMetrics().horizontalAdvance("fc1.weight")
+
+
 def test_singular_value_scale_and_linear_axis(qtbot, window, model_files) -> None:
     view = open_and_wait(qtbot, window, model_files["small"])
     spectrum = view.spectrum

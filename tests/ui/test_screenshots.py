@@ -7,8 +7,15 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 from rmt_gui.ui.dialogs import DataMissingDialog
-from tests.ui.conftest import WAIT_MS, open_and_wait, save_screenshot, wait_ready
+from tests.ui.conftest import (
+    WAIT_MS,
+    open_and_wait,
+    save_screenshot,
+    small_training,
+    wait_ready,
+)
 from tests.ui.test_open import message_box
+from tests.ui.test_train import shown_step
 
 
 def colours(path) -> int:
@@ -73,3 +80,28 @@ def test_weights_only_screen(qtbot, window, tmp_path) -> None:
     np.savez(path, **{f"block{i}": rng.standard_normal((256, 128)) for i in range(5)})
     open_and_wait(qtbot, window, path, preview=False)
     assert colours(save_screenshot(window, "10_weights_only")) > 200
+
+
+def test_train_screens(qtbot, window, tmp_path) -> None:
+    panel = window.training.show()
+    small_training(panel, tmp_path, limit=6400, epochs=4, dims="784,1000,10", compare=True)
+    panel.form.batch.setValue(64)
+    panel.form.every_unit.setCurrentIndex(panel.form.every_unit.findData("epochs"))
+    panel.form.every.setValue(1)
+    panel.start()
+    pruned = panel.session.runs[0]
+    qtbot.waitUntil(
+        lambda: (
+            pruned.status == "running"
+            and panel.progress.value() >= 150
+            and (shown_step(panel) or 0) > 100
+        ),
+        timeout=WAIT_MS,
+    )
+    assert colours(save_screenshot(window, "11_train_running")) > 200
+    qtbot.waitUntil(lambda: not panel.running, timeout=WAIT_MS)
+    panel.bottom.setCurrentWidget(panel.log)
+    panel.spectra.spectrum.overlay_box.setCurrentIndex(1)
+    assert colours(save_screenshot(window, "12_train_after_pruning")) > 200
+    panel.bottom.setCurrentWidget(panel.table)
+    assert colours(save_screenshot(window, "13_train_comparison")) > 200

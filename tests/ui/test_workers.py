@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+from types import FunctionType, ModuleType
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel
 
 from rmt_gui.errors import FileError
 from rmt_gui.ui.workers import Runner, describe_failure
@@ -79,3 +84,41 @@ def test_errors_become_one_line_messages(qtbot) -> None:
 def test_describe_os_errors() -> None:
     error = PermissionError(13, "Permission denied", "/x/y.pt")
     assert describe_failure(error) == "/x/y.pt: Permission denied"
+
+
+def referents(item: object) -> list[object]:
+    """What ``item`` refers to; of a function only its closure and defaults (not its module)."""
+    if isinstance(item, FunctionType):
+        return [*(item.__closure__ or ()), *(item.__defaults__ or ())]
+    return gc.get_referents(item)
+
+
+def reachable(root: object, limit: int = 10_000) -> list[object]:
+    """Every object reachable from ``root`` through references (breadth first, bounded)."""
+    seen, queue, found = {id(root)}, [root], []
+    while queue and len(found) < limit:
+        item = queue.pop(0)
+        found.append(item)
+        for ref in referents(item):
+            if id(ref) not in seen and not isinstance(ref, type | ModuleType):
+                seen.add(id(ref))
+                queue.append(ref)
+    return found
+
+
+def test_the_worker_holds_no_ui_object(qtbot) -> None:
+    """A worker dropping the last reference to a widget would destroy it off the UI thread."""
+    runner = Runner()
+    receiver = QLabel()
+    release = threading.Event()
+
+    def work(token):
+        release.wait(10)
+        yield 1
+
+    job = runner.start("k", work, on_item=receiver.setText, on_done=receiver.clear)
+    held = reachable(job.worker)
+    assert not any(isinstance(item, QObject) for item in held)
+    assert job.on_item is not None and not any(item is job for item in held)
+    release.set()
+    assert runner.wait(10)

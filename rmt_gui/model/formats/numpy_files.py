@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,6 +107,7 @@ class NpzCheckpoint(Checkpoint):
         super().__init__(path)
         try:
             self._archive = np.load(path, allow_pickle=False)
+            weakref.finalize(self, self._archive.close)  # the archive is a cycle: close it
             self._layers = [
                 info for key in self._archive.files if (info := self._info(key)) is not None
             ]

@@ -1,0 +1,62 @@
+"""Python's cyclic garbage collection, run on the UI thread in small steps.
+
+Automatic collection runs in whichever thread happens to allocate; when a worker collected the
+Python side of a closed window, Qt destroyed widgets off the UI thread and deadlocked. So it is
+off, and a 100 ms timer on the UI thread collects instead. The objects alive once the app has
+started (torch, Qt, pyqtgraph: ~250,000, never garbage) are frozen out of collection, so a full
+pass walks only what the session created; young generations are collected every tick, so each
+pass is small (a one-second batch of young objects cost ~50 ms), and full passes are spaced
+``FULL_EVERY_S`` apart and held back while training runs.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+from PySide6.QtCore import QCoreApplication, QObject, QTimer
+
+TICK_MS = 100
+FULL_EVERY_S = 60.0
+
+
+class UiCollector(QObject):
+    """Collects generation 0 and 1 as Python's thresholds say, the full heap rarely."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.threshold = gc.get_threshold()
+        self.holds = 0
+        self._full_at = time.monotonic()
+        gc.disable()
+        gc.freeze()
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.check)
+        self.timer.start(TICK_MS)
+
+    def hold_full(self, hold: bool) -> None:
+        """Hold back full collections (nested: each ``True`` needs its ``False``)."""
+        self.holds = max(0, self.holds + (1 if hold else -1))
+
+    def check(self) -> None:
+        """One tick: the generations whose counters passed their thresholds."""
+        young, middle, old = gc.get_count()
+        if young <= self.threshold[0]:
+            return
+        if middle <= self.threshold[1]:
+            gc.collect(0)
+            return
+        full_due = time.monotonic() - self._full_at > FULL_EVERY_S and not self.holds
+        if old > self.threshold[2] and full_due:
+            gc.collect(2)
+            self._full_at = time.monotonic()
+        else:
+            gc.collect(1)
+
+
+def hold_full_collections(hold: bool) -> None:
+    """Hold back (or allow again) the app's full collections, e.g. while training runs."""
+    app = QCoreApplication.instance()
+    collector = app.findChild(UiCollector) if app is not None else None
+    if collector is not None:
+        collector.hold_full(hold)

@@ -1,0 +1,71 @@
+"""A text line for values that change many times a second, without re-laying out its window.
+
+``QLabel.setText`` asks the parent layout to recompute (its size hint may have changed), and
+a layout pass over a window full of plots costs several milliseconds, so a label updated at
+every frame of a live view made each frame two to three times dearer. This widget keeps a
+fixed height of ``lines`` lines, takes the width it is given, and only repaints on a change.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QPainter, QPaintEvent, QTextDocument
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+PADDING = 2
+
+
+class LiveLabel(QWidget):
+    """Rich text in a fixed number of lines; ``setText`` repaints without a layout pass."""
+
+    def __init__(self, text: str = "", lines: int = 1, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._lines = lines
+        self._text = ""
+        self._doc = QTextDocument(self)
+        self._doc.setDocumentMargin(0)
+        self._colour = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 2 * PADDING)
+        self.setText(text)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:
+        """Show ``text`` (HTML allowed); repaint only if it changed."""
+        if text == self._text:
+            return
+        self._text = text
+        self._render()
+
+    def setColour(self, colour: str) -> None:
+        """Text colour as a CSS colour, ``""`` for the palette's."""
+        if colour != self._colour:
+            self._colour = colour
+            self._render()
+
+    def _render(self) -> None:
+        self._doc.setDefaultFont(self.font())
+        style = f" style='color:{self._colour}'" if self._colour else ""
+        self._doc.setHtml(f"<span{style}>{self._text}</span>")
+        self.setToolTip(self._doc.toPlainText())
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(100, self.height())
+
+    def paintEvent(self, _event: QPaintEvent) -> None:
+        self._doc.setTextWidth(max(1, self.width() - 2 * PADDING))
+        painter = QPainter(self)
+        painter.setClipRect(self.rect())
+        painter.translate(PADDING, PADDING)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        self._doc.drawContents(painter)
+        painter.end()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange:
+            self.setFixedHeight(self._lines * self.fontMetrics().lineSpacing() + 2 * PADDING)
+            self._render()

@@ -1,0 +1,166 @@
+"""Live training curves: mini-batch loss and epoch accuracy, with the cuts marked.
+
+Every curve is a persistent item updated with ``setData`` (GUIDE §3); cut markers are vertical
+lines kept in a pool and reused, never re-created per frame. The RMT-pruned run is drawn in
+colour, the unpruned baseline over it in grey, both on an epoch axis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from rmt_gui.state.training import RunState
+from rmt_gui.ui import theme
+
+RUN_COLOURS = (theme.SWEEP, QColor(110, 110, 110))
+RAW_ALPHA = 70
+SNUG = 0.6
+MARGIN = 0.08
+
+
+def frame_y(plot: pg.PlotItem, lo: float, hi: float) -> None:
+    """Show ``[lo, hi]`` (axis units), keeping the current range while it still fits snugly.
+
+    Re-ranging re-lays the axis ticks and labels, the dearest part of a repaint, so a live
+    plot changes its range only when the data leaves it or fills much less of it.
+    """
+    span = max(hi - lo, 1e-6)
+    y0, y1 = plot.viewRange()[1]
+    if y0 <= lo and hi <= y1 and span >= SNUG * (y1 - y0):
+        return
+    plot.setYRange(lo - MARGIN * span, hi + MARGIN * span, padding=0)
+
+
+class RunCurves:
+    """The persistent items of one run in the loss and accuracy plots."""
+
+    def __init__(self, loss: pg.PlotItem, accuracy: pg.PlotItem, colour: QColor, name: str):
+        raw = QColor(colour)
+        raw.setAlpha(RAW_ALPHA)
+        self.raw = loss.plot(pen=theme.pen(raw, 1))
+        self.smooth = loss.plot(pen=theme.pen(colour, 2.2), name=name)
+        symbol = {"symbolSize": 6, "symbolBrush": pg.mkBrush(colour), "symbolPen": None}
+        self.test = accuracy.plot(pen=theme.pen(colour, 2.2), symbol="o", name=f"{name} test",
+                                  **symbol)  # fmt: skip
+        self.train = accuracy.plot(
+            pen=theme.pen(colour, 1.4, Qt.PenStyle.DashLine), symbol="t", name=f"{name} train",
+            **symbol,
+        )  # fmt: skip
+        self._shown: tuple[RunState, int] | None = None
+
+    def show(self, run: RunState | None) -> bool:
+        """Draw ``run``'s curves (nothing for ``None``); the accuracy only when it changed.
+
+        Returns whether the accuracy curves were redrawn.
+        """
+        shown = (run, len(run.epochs)) if run is not None and run.started is not None else None
+        if shown is None:
+            for item in (self.raw, self.smooth, self.test, self.train):
+                item.setData([], [])
+            self._shown = None
+            return True
+        x, loss = run.loss_curve()
+        self.raw.setData(x, loss)
+        self.smooth.setData(*run.smoothed_loss())
+        if shown == self._shown:
+            return False
+        self._shown = shown
+        epochs, train, test = run.accuracy_curves()
+        self.train.setData(epochs, train)
+        self.test.setData(epochs, test)
+        return True
+
+
+class CutMarkers:
+    """Vertical dashed lines at the cuts, in one plot (a pool of lines, shown as needed)."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self.plot = plot
+        self.lines: list[pg.InfiniteLine] = []
+
+    def show(self, positions: np.ndarray) -> None:
+        """One visible line per position; extra lines are hidden (nothing to do if unchanged)."""
+        if np.array_equal(positions, self.positions()):
+            return
+        while len(self.lines) < positions.size:
+            line = pg.InfiniteLine(
+                angle=90, movable=False, pen=theme.pen(theme.MANUAL, 1.3, Qt.PenStyle.DashLine)
+            )
+            self.plot.addItem(line, ignoreBounds=True)
+            self.lines.append(line)
+        for index, line in enumerate(self.lines):
+            visible = index < positions.size
+            if visible:
+                line.setValue(float(positions[index]))
+            line.setVisible(visible)
+
+    def positions(self) -> list[float]:
+        """Where the visible markers are."""
+        return [line.value() for line in self.lines if line.isVisible()]
+
+
+class TrainCurves(QWidget):
+    """Loss (log axis) above accuracy, against epochs, for a run and its baseline."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.loss = self.canvas.addPlot(row=0, col=0, axisItems={"left": theme.ValueAxis("left")})
+        self.accuracy = self.canvas.addPlot(row=1, col=0)
+        for plot, title, label in (
+            (self.loss, "Mini-batch loss (thin) and its running mean", "loss (log axis)"),
+            (self.accuracy, "Accuracy at the end of each epoch", "accuracy (%)"),
+        ):
+            theme.style_plot(plot, grid=False)
+            plot.setTitle(f"<span style='font-size:10pt'>{title}</span>")
+            plot.setLabel("bottom", "epoch")
+            plot.setLabel("left", label)
+            plot.setMenuEnabled(False)
+            plot.addLegend(offset=(-8, 8) if plot is self.loss else (-8, -8), labelTextSize="8pt")
+        self.loss.setLogMode(y=True)
+        self.runs = [
+            RunCurves(self.loss, self.accuracy, RUN_COLOURS[0], "RMT-pruned"),
+            RunCurves(self.loss, self.accuracy, RUN_COLOURS[1], "baseline"),
+        ]
+        self._add_cut_legend()
+        self.markers = [CutMarkers(self.loss), CutMarkers(self.accuracy)]
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+
+    def _add_cut_legend(self) -> None:
+        """A legend entry for the cut markers (a sample line, not drawn in the plot)."""
+        sample = pg.PlotDataItem(pen=theme.pen(theme.MANUAL, 1.3, Qt.PenStyle.DashLine))
+        self.loss.legend.addItem(sample, "pruning cut")
+
+    def reset(self, epochs: int) -> None:
+        """Empty plots framing ``epochs`` (the x range stays put while the run fills it)."""
+        for curves in self.runs:
+            curves.show(None)
+        for markers in self.markers:
+            markers.show(np.zeros(0))
+        for plot in (self.loss, self.accuracy):
+            plot.disableAutoRange()
+            plot.setXRange(0, max(epochs, 1), padding=0.03)
+
+    def show(self, runs: list[RunState]) -> None:
+        """Draw the pruned run (first) and the baseline; the cuts of the pruned run."""
+        pruned = next((r for r in runs if not r.baseline), None)
+        baseline = next((r for r in runs if r.baseline), None)
+        accuracy_changed = self.runs[0].show(pruned) | self.runs[1].show(baseline)
+        cuts = pruned.cut_positions() if pruned is not None else np.zeros(0)
+        for markers in self.markers:
+            markers.show(cuts)
+        shown = [run for run in (pruned, baseline) if run is not None and run.steps]
+        losses = np.concatenate([run.loss_curve()[1] for run in shown]) if shown else []
+        losses = np.log10(losses[np.asarray(losses) > 0]) if len(losses) else losses
+        if len(losses):
+            frame_y(self.loss, float(losses.min()), float(losses.max()))
+        accuracy = [np.concatenate(run.accuracy_curves()[1:]) for run in shown if run.epochs]
+        if accuracy and accuracy_changed:
+            values = np.concatenate(accuracy)
+            frame_y(self.accuracy, float(values.min()), float(values.max()))

@@ -1,0 +1,357 @@
+"""The Train panel's settings form: network, optimiser, pruning schedule, data and output.
+
+Defaults are the paper's experiment, read from :class:`TrainConfig` and :class:`PruneConfig`
+(never repeated here). Every field is keyboard reachable and labelled with a mnemonic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from rmt_gui.jobs.config import (
+    VARIANT_HELP,
+    VARIANTS,
+    NoiseSchedule,
+    PruneConfig,
+    SnapshotPolicy,
+    TrainConfig,
+)
+from rmt_gui.state.training import user_runs_dir
+from rmt_gui.ui.prune_panel import double_spin
+
+DEFAULT = TrainConfig()
+PRUNE = PruneConfig()
+SNAPSHOTS_PER_SECOND = 5
+MAX_INT = 2**31 - 1
+
+
+def _spin(low: int, high: int, value: int, special: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+def _combo(items: list[tuple[str, str]], current: str) -> QComboBox:
+    """A combo box of ``(key, label)`` items that stays narrow (labels also as tooltips)."""
+    box = QComboBox()
+    for key, label in items:
+        box.addItem(label, key)
+        box.setItemData(box.count() - 1, label, Qt.ItemDataRole.ToolTipRole)
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(12)
+    box.setCurrentIndex(max(box.findData(current), 0))
+    return box
+
+
+def _add_rows(form: QFormLayout, rows: list[tuple[str | None, QWidget | QLayout]]) -> QFormLayout:
+    """Add ``(label, field)`` rows to ``form`` (a ``None`` label: the field spans the row)."""
+    for label, field in rows:
+        if label is None:
+            form.addRow(field)
+        else:
+            form.addRow(label, field)
+    return form
+
+
+def _folder_row(form: QFormLayout, label: str, edit: QLineEdit, button: QPushButton) -> None:
+    """A form row of a folder field and its Choose button; Alt+mnemonic focuses the field."""
+    text = QLabel(label)
+    text.setBuddy(edit)
+    row = QHBoxLayout()
+    row.addWidget(edit, 1)
+    row.addWidget(button)
+    form.addRow(text, row)
+
+
+class TrainOptions(QWidget):
+    """All settings of a training run; :meth:`config` turns them into a :class:`TrainConfig`."""
+
+    dataFolderRequested = Signal()
+
+    def __init__(self, options: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._models: list[tuple[str, Any, tuple[int, ...]]] = []
+        self._build_network()
+        self._build_pruning()
+        self._build_output()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for group in (self.network, self.pruning, self.output):
+            layout.addWidget(group)
+        layout.addStretch(1)
+        self.source.currentIndexChanged.connect(self._source_changed)
+        self.variant.currentIndexChanged.connect(self._variant_changed)
+        self.pruning.toggled.connect(self.compare.setEnabled)
+        self.load(options)
+
+    def _build_network(self) -> None:
+        self.source = _combo([], "")
+        self.source.setToolTip("Train a new network, or go on training a model open in a tab")
+        self.dims = QLineEdit()
+        self.dims.setToolTip("Layer widths from the 784 input pixels to the 10 classes")
+        self.epochs = _spin(1, 10_000, DEFAULT.epochs)
+        self.lr = double_spin(1e-4, 10.0, 0.01, DEFAULT.lr, decimals=4)
+        self.momentum = double_spin(0.0, 0.999, 0.05, DEFAULT.momentum, decimals=3)
+        self.batch = _spin(1, 60_000, DEFAULT.batch_size)
+        self.seed = _spin(0, MAX_INT, DEFAULT.seed)
+        self.seed.setToolTip("Seeds the initial weights and the order of the mini-batches")
+        self.limit_train = _spin(0, 60_000, 0, "all 60,000")
+        self.limit_train.setSingleStep(1000)
+        self.limit_test = _spin(0, 10_000, 0, "all 10,000")
+        self.limit_test.setSingleStep(1000)
+        self.network = QGroupBox("Network and optimiser")
+        _add_rows(QFormLayout(self.network), [
+            ("Start &from", self.source), ("Layer &widths", self.dims), ("&Epochs", self.epochs),
+            ("&Learning rate", self.lr), ("&Momentum", self.momentum),
+            ("&Batch size", self.batch), ("See&d", self.seed),
+            ("Training images", self.limit_train), ("Test images", self.limit_test),
+        ])  # fmt: skip
+
+    def _build_pruning(self) -> None:
+        self.every = _spin(1, 100_000, PRUNE.every_epochs)
+        self.every_unit = _combo([("epochs", "epochs"), ("steps", "steps")], "epochs")
+        every_row = QHBoxLayout()
+        every_row.addWidget(self.every, 1)
+        every_row.addWidget(self.every_unit)
+        self.first_cut = _combo(
+            [("start", "at the start (the random init, as the notebook)"),
+             ("end", "after the first period (a trained network)")], PRUNE.first_cut,
+        )  # fmt: skip
+        self.variant = _combo([(v, f"{v}: {VARIANT_HELP[v]}") for v in VARIANTS], PRUNE.variant)
+        self.keep_noise = double_spin(0.0, 1.0, 0.05, PRUNE.keep_noise.values[0])
+        self.keep_noise.setToolTip("f: fraction of the noise singular values kept (paper: 0.45)")
+        self.schedule = QLineEdit()
+        self.schedule.setPlaceholderText("constant f; or linear:0.2:0.6; or 0.2,0.3,0.45")
+        self.schedule.setToolTip("A schedule for f over the epochs (overrides f when set)")
+        self.shrink = double_spin(0.0, 1.0, 0.1, PRUNE.shrink_factor)
+        self.threshold = double_spin(0.001, 1.0, 0.01, PRUNE.fit_threshold, decimals=3)
+        self.threshold.setToolTip("A layer's MP fit is good when its CDF error is below this")
+        self.skip_poor = QCheckBox("Leave layers with a poor MP fit alone")
+        self.factorize = QCheckBox("Factorise a layer in two when that is smaller")
+        self.min_rank = _spin(0, 1_000_000, 0, "output width")
+        self.formula = _combo([("paper", "paper (TW exponent 4/3)"),
+                               ("notebook", "notebook ((1+√γ)**4/3)")], PRUNE.formula)  # fmt: skip
+        self.alpha = double_spin(0.0, 0.49, 0.05, PRUNE.alpha)
+        self.beta = double_spin(0.001, 0.999, 0.05, PRUNE.beta, decimals=3)
+        self.pruning = QGroupBox("&Prune during training (RMT-SVD with BEMA)")
+        self.pruning.setCheckable(True)
+        self.prune_form = _add_rows(QFormLayout(self.pruning), [
+            ("Every", every_row), ("First cut", self.first_cut), ("&Variant", self.variant),
+            ("&Noise kept f", self.keep_noise), ("f &schedule", self.schedule),
+            ("Shrink factor", self.shrink), ("Fit &threshold", self.threshold),
+            (None, self.skip_poor), (None, self.factorize), ("Minimum rank", self.min_rank),
+            ("BEMA formula", self.formula), ("BEMA α, β", self._pair(self.alpha, self.beta)),
+        ])  # fmt: skip
+
+    @staticmethod
+    def _pair(first: QWidget, second: QWidget) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(first)
+        row.addWidget(second)
+        return row
+
+    def _build_output(self) -> None:
+        self.compare = QCheckBox("Then train the unpruned baseline")
+        self.compare.setToolTip(
+            "The paper's comparison: the same network, seed and data order without pruning, "
+            "its curves overlaid and a final table of both"
+        )
+        self.data_folder = QLineEdit()
+        self.data_folder.setReadOnly(True)
+        self.data_button = QPushButton("Choose…")
+        self.data_button.clicked.connect(self.dataFolderRequested.emit)
+        self.out_folder = QLineEdit()
+        self.out_folder.setToolTip("Each run gets its own train-DATE-TIME folder in here")
+        self.out_button = QPushButton("Choose…")
+        self.out_button.clicked.connect(self._choose_output)
+        self.rate = _spin(1, 10, SNAPSHOTS_PER_SECOND)
+        self.rate.setSuffix(" per second")
+        self.rate.setToolTip("How often every layer's spectrum is recomputed (at most)")
+        self.output = QGroupBox("Compare, data and output")
+        form = QFormLayout(self.output)
+        form.addRow(self.compare)
+        _folder_row(form, "MNIST &data", self.data_folder, self.data_button)
+        _folder_row(form, "&Output", self.out_folder, self.out_button)
+        form.addRow("Spectra", self.rate)
+
+    def _choose_output(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for training runs", self.out_text)
+        if folder:
+            self.out_folder.setText(folder)
+
+    @property
+    def out_text(self) -> str:
+        return self.out_folder.text().strip() or str(user_runs_dir())
+
+    def _source_changed(self) -> None:
+        index = self.source.currentIndex()
+        self.dims.setEnabled(index <= 0)
+        if index > 0:
+            self.dims.setText(",".join(str(d) for d in self._models[index - 1][2]))
+        else:
+            self.dims.setText(self._dims_text)
+
+    def _variant_changed(self) -> None:
+        variant = self.variant.currentData()
+        self.prune_form.setRowVisible(self.shrink, variant == "shrink")
+
+    def set_models(self, models: list[tuple[str, Any, tuple[int, ...]]]) -> None:
+        """Offer these open models ``(title, model, widths)`` to start from; keep the choice."""
+        current = self.source.currentText()
+        if self.dims.isEnabled():
+            self._dims_text = self.dims.text()
+        self._models = list(models)
+        self.source.blockSignals(True)
+        self.source.clear()
+        self.source.addItem("a new network (layer widths below)")
+        for title, _model, _dims in models:
+            self.source.addItem(f"{title} (its current step)")
+        self.source.setCurrentIndex(max(self.source.findText(current), 0))
+        self.source.blockSignals(False)
+        self._source_changed()
+
+    def start_model(self) -> Any | None:
+        """The open model chosen to start from, or ``None`` for a new network."""
+        index = self.source.currentIndex()
+        return self._models[index - 1][1] if index > 0 else None
+
+    def set_data_folder(self, folder: Path) -> None:
+        self.data_folder.setText(str(folder))
+
+    def _dims(self) -> tuple[int, ...]:
+        from rmt_gui.jobs.config import ConfigError
+
+        try:
+            return tuple(int(part) for part in self.dims.text().replace(" ", "").split(","))
+        except ValueError as exc:
+            raise ConfigError(
+                f"layer widths need comma-separated integers, got {self.dims.text()!r}"
+            ) from exc
+
+    def prune_config(self) -> PruneConfig | None:
+        """The pruning schedule, or ``None`` when pruning is off (the baseline)."""
+        if not self.pruning.isChecked():
+            return None
+        text = self.schedule.text().strip()
+        schedule = NoiseSchedule.parse(text) if text else NoiseSchedule(
+            "constant", (self.keep_noise.value(),)
+        )  # fmt: skip
+        steps = self.every_unit.currentData() == "steps"
+        return PruneConfig(
+            every_epochs=1 if steps else self.every.value(),
+            every_steps=self.every.value() if steps else None,
+            first_cut=self.first_cut.currentData(),
+            variant=self.variant.currentData(),
+            keep_noise=schedule,
+            shrink_factor=self.shrink.value(),
+            min_rank=self.min_rank.value() or None,
+            factorize=self.factorize.isChecked(),
+            fit_threshold=self.threshold.value(),
+            skip_poor_fit=self.skip_poor.isChecked(),
+            alpha=self.alpha.value(),
+            beta=self.beta.value(),
+            formula=self.formula.currentData(),
+        )
+
+    def config(self, data_root: Path, threads: int) -> TrainConfig:
+        """The run these settings describe (validated: :class:`ConfigError` otherwise)."""
+        config = TrainConfig(
+            dims=self._dims(),
+            epochs=self.epochs.value(),
+            lr=self.lr.value(),
+            momentum=self.momentum.value(),
+            batch_size=self.batch.value(),
+            seed=self.seed.value(),
+            limit_train=self.limit_train.value() or None,
+            limit_test=self.limit_test.value() or None,
+            data_root=str(data_root),
+            prune=self.prune_config(),
+            threads=threads,
+        )
+        config.validate()
+        return config
+
+    def snapshot_policy(self) -> SnapshotPolicy:
+        """Spectra of every layer at most ``rate`` times a second, off the training thread."""
+        return SnapshotPolicy(max_per_second=float(self.rate.value()), background=True)
+
+    def output_root(self) -> Path:
+        return Path(self.out_text).expanduser()
+
+    def options(self) -> dict[str, Any]:
+        """The settings to persist (everything but the model to start from)."""
+        return {
+            "dims": self.dims.text() if self.dims.isEnabled() else self._dims_text,
+            "epochs": self.epochs.value(), "lr": self.lr.value(),
+            "momentum": self.momentum.value(), "batch_size": self.batch.value(),
+            "seed": self.seed.value(), "limit_train": self.limit_train.value(),
+            "limit_test": self.limit_test.value(), "prune": self.pruning.isChecked(),
+            "every": self.every.value(), "every_unit": self.every_unit.currentData(),
+            "first_cut": self.first_cut.currentData(), "variant": self.variant.currentData(),
+            "keep_noise": self.keep_noise.value(), "schedule": self.schedule.text(),
+            "shrink_factor": self.shrink.value(), "fit_threshold": self.threshold.value(),
+            "skip_poor_fit": self.skip_poor.isChecked(), "factorize": self.factorize.isChecked(),
+            "min_rank": self.min_rank.value(), "formula": self.formula.currentData(),
+            "alpha": self.alpha.value(), "beta": self.beta.value(),
+            "compare": self.compare.isChecked(), "output": self.out_folder.text(),
+            "snapshots_per_second": self.rate.value(),
+        }  # fmt: skip
+
+    def load(self, options: dict[str, Any]) -> None:
+        """Show ``options`` (missing keys take the paper's defaults)."""
+        get = options.get
+        self._dims_text = str(get("dims", ",".join(str(d) for d in DEFAULT.dims)))
+        self.dims.setText(self._dims_text)
+        for box, key, default in (
+            (self.epochs, "epochs", DEFAULT.epochs), (self.lr, "lr", DEFAULT.lr),
+            (self.momentum, "momentum", DEFAULT.momentum),
+            (self.batch, "batch_size", DEFAULT.batch_size), (self.seed, "seed", DEFAULT.seed),
+            (self.limit_train, "limit_train", 0), (self.limit_test, "limit_test", 0),
+            (self.every, "every", PRUNE.every_epochs), (self.keep_noise, "keep_noise",
+            PRUNE.keep_noise.values[0]), (self.shrink, "shrink_factor", PRUNE.shrink_factor),
+            (self.threshold, "fit_threshold", PRUNE.fit_threshold),
+            (self.min_rank, "min_rank", 0), (self.alpha, "alpha", PRUNE.alpha),
+            (self.beta, "beta", PRUNE.beta),
+            (self.rate, "snapshots_per_second", SNAPSHOTS_PER_SECOND),
+        ):  # fmt: skip
+            box.setValue(type(default)(get(key, default)))
+        for box, key, default in (
+            (self.every_unit, "every_unit", "epochs"), (self.first_cut, "first_cut",
+            PRUNE.first_cut), (self.variant, "variant", PRUNE.variant),
+            (self.formula, "formula", PRUNE.formula),
+        ):  # fmt: skip
+            box.setCurrentIndex(max(box.findData(get(key, default)), 0))
+        self.pruning.setChecked(bool(get("prune", True)))
+        self.skip_poor.setChecked(bool(get("skip_poor_fit", PRUNE.skip_poor_fit)))
+        self.factorize.setChecked(bool(get("factorize", PRUNE.factorize)))
+        self.compare.setChecked(bool(get("compare", False)))
+        self.compare.setEnabled(self.pruning.isChecked())
+        self.schedule.setText(str(get("schedule", "")))
+        self.out_folder.setText(str(get("output", "")))
+        self.out_folder.setPlaceholderText(str(user_runs_dir()))
+        self._variant_changed()
+
+    def reset(self) -> None:
+        """Back to the paper's settings (folders kept)."""
+        self.load({"output": self.out_folder.text()})

@@ -1,0 +1,444 @@
+"""The Train tab: set up a run, start, pause, resume, stop, and watch it live.
+
+Threads: the engine runs as a job of a dedicated one-thread :class:`Runner` (``ui.workers`` is
+the only place that starts threads). Its events reach this widget in batches on the UI thread
+and only update :class:`TrainingSession`; a 10 Hz timer draws whatever changed, so the redraw
+rate never follows the step rate, and the start and end of a run are drawn at once. Spectra
+(the costly part) are drawn at most every ``SPECTRA_MS`` and never in the same tick as the
+curves, so no frame holds the UI thread (and the GIL the training thread needs) for long.
+Pause and stop set the engine's :class:`PauseGate` and :class:`CancelToken`
+(``threading.Event``s) from the UI thread, never a queued signal to the busy worker; a stopped
+run still saves ``cancelled.pt``. Trained models open as tabs once the session is over.
+
+While a session runs, the app's full garbage collections are held back (see
+:mod:`rmt_gui.ui.collector`): one walks every live object holding the GIL, which would stall
+both the UI and the training thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from rmt_gui.errors import RmtGuiError
+from rmt_gui.jobs.config import TrainConfig
+from rmt_gui.jobs.control import CancelToken, PauseGate
+from rmt_gui.jobs.events import Paused, PruneEvent, Resumed, RunEnded, RunStarted
+from rmt_gui.state.plot_data import PlotOptions
+from rmt_gui.state.training import RunState, TrainingSession, baseline_dir, new_run_dir
+from rmt_gui.ui import theme
+from rmt_gui.ui.collector import hold_full_collections
+from rmt_gui.ui.data_source import DataSource
+from rmt_gui.ui.dialogs import show_error
+from rmt_gui.ui.live_label import LiveLabel
+from rmt_gui.ui.settings import AppSettings
+from rmt_gui.ui.train_curves import TrainCurves
+from rmt_gui.ui.train_log import ComparisonTable, PruningLog
+from rmt_gui.ui.train_options import TrainOptions
+from rmt_gui.ui.train_spectra import TrainSpectra
+from rmt_gui.ui.workers import Runner
+
+REDRAW_MS = 100
+SPECTRA_MS = 200
+UI_SHARE = 0.08
+SHARE_WINDOW_S = 1.0
+MAX_WAIT_S = 0.5
+ALL_PARTS = frozenset({"curves", "spectra", "log", "progress", "status", "table"})
+START_PARTS = frozenset({"progress", "status"})
+
+
+class TrainPanel(QWidget):
+    """Settings on the left; curves, spectra, the pruning log and the comparison on the right."""
+
+    status = Signal(str, bool)
+    modelFinished = Signal(Path)
+    stateChanged = Signal()
+    frameDrawn = Signal(int)
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        data: DataSource,
+        models: Callable[[], list[tuple[str, Any]]],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings, self.data, self._models = settings, data, models
+        self.runner = Runner(self, dedicated=True)
+        self.session = TrainingSession()
+        self.cancel: CancelToken | None = None
+        self.pause_gate: PauseGate | None = None
+        self._queue: list[tuple[RunState, TrainConfig, Any]] = []
+        self._active: RunState | None = None
+        self._spectra_at = self._drawn_at = 0.0
+        self._spectra_last = False
+        self._holding = False
+        self._cpu: deque[tuple[float, float]] = deque()
+        self.form = TrainOptions(settings.options("train"))
+        self.form.dataFolderRequested.connect(self._choose_data)
+        self.curves = TrainCurves()
+        plot = settings.options("view").get("plot", {})
+        self.spectra = TrainSpectra(PlotOptions(plot.get("scale", "eigen"), True, 60))
+        self.spectra.status.connect(self.status.emit)
+        self.log = PruningLog()
+        self.table = ComparisonTable()
+        self._build()
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self._tick)
+        self._update_buttons()
+
+    def _build(self) -> None:
+        self.start_button = QPushButton("Start training")
+        self.start_button.setToolTip("Train with these settings (F5)")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Pause or resume at the next step (F6)")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop and keep the partial model (Shift+F5)")
+        self.defaults_button = QPushButton("Paper defaults")
+        self.defaults_button.setToolTip("784-1000-10, SGD 0.08/0.9, batch 128, cut every epoch")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.stop)
+        self.defaults_button.clicked.connect(self.form.reset)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.state_label = LiveLabel("Set up a run, then press Start training.", lines=2)
+        self.folder_label = QLabel("")
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.folder_label.setStyleSheet("color: #555;")
+        self._build_layout()
+
+    def _build_layout(self) -> None:
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(button)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(scroll, 1)
+        column.addWidget(self.defaults_button)
+        column.addLayout(buttons)
+        column.addWidget(self.progress)
+        column.addWidget(self.state_label)
+        column.addWidget(self.folder_label)
+        self.bottom = QTabWidget()
+        self.bottom.addTab(self.log, "Pruning log")
+        self.bottom.addTab(self.table, "Comparison")
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.curves)
+        top.addWidget(self.spectra)
+        top.setSizes([420, 660])
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(top)
+        right.addWidget(self.bottom)
+        right.setSizes([650, 200])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([400, 1100])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.splitter)
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """Whether a run (or a queued baseline) is in progress."""
+        return self._active is not None
+
+    def refresh_models(self) -> None:
+        """Offer the open runnable MLPs as starting points (called when tabs change)."""
+        offered = []
+        models = self._models()
+        if models:
+            from rmt_gui.jobs.training_job import mlp_dims
+
+            offered = [(title, m, dims) for title, m in models if (dims := mlp_dims(m))]
+        self.form.set_models(offered)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.form.set_data_folder(self.data.root())
+        if not self.running:
+            self.refresh_models()
+        self._draw(ALL_PARTS)
+
+    def _choose_data(self) -> None:
+        self.data.choose(self)
+        self.form.set_data_folder(self.data.root())
+
+    def _update_buttons(self) -> None:
+        run = self._active
+        stopping = run is not None and run.status == "stopping"
+        self.start_button.setEnabled(run is None)
+        self.pause_button.setEnabled(run is not None and not stopping)
+        self.stop_button.setEnabled(run is not None and not stopping)
+        paused = self.pause_gate is not None and self.pause_gate.paused
+        self.pause_button.setText("Resume" if paused and run is not None else "Pause")
+        self.form.setEnabled(run is None)
+        self.defaults_button.setEnabled(run is None)
+        self.stateChanged.emit()
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start a run with the form's settings (asks for MNIST first if it is missing)."""
+        if not self.running:
+            self.data.ensure(self, self._start_in)
+
+    def _start_in(self, root: Path) -> None:
+        form = self.form
+        threads = max(1, (os.cpu_count() or 2) - 1)
+        try:
+            config = form.config(root, threads)
+            run_dir = new_run_dir(form.output_root())
+        except RmtGuiError as exc:
+            self._say(f"Cannot start: {exc}", True)
+            return
+        self.settings.set_options("train", form.options())
+        model = form.start_model()
+        self.session = TrainingSession()
+        label = "RMT-pruned" if config.prune is not None else "no pruning"
+        queue = [(self.session.add_run(label, run_dir), config, model)]
+        if config.prune is not None and form.compare.isChecked():
+            baseline = self.session.add_run("baseline (no pruning)", baseline_dir(run_dir), True)
+            queue.append((baseline, dataclasses.replace(config, prune=None), model))
+        self._queue = queue
+        self._hold_collections(True)
+        self.curves.reset(config.epochs)
+        self.log.clear_log()
+        self.table.set_rows([])
+        self.bottom.setCurrentWidget(self.log)
+        self.folder_label.setText(f"Run folder: {run_dir}")
+        self._next_run()
+
+    def _next_run(self) -> None:
+        """Start the next queued run in the worker, or finish the session."""
+        if not self._queue:
+            self._finish()
+            return
+        run, config, model = self._queue.pop(0)
+        cancel = CancelToken()
+        pause = PauseGate(cancel)
+        self.cancel, self.pause_gate, self._active = cancel, pause, run
+        snapshots = self.form.snapshot_policy()
+        run_dir = run.run_dir
+
+        def work(_token):
+            from rmt_gui.jobs.training_job import training_job
+
+            return training_job(config, run_dir, snapshots, cancel, pause, model=model)
+
+        self.spectra.set_runs(self.session.runs, follow=run)
+        self.runner.start(
+            "train", work, on_item=lambda events: self._received(run, events),
+            on_done=self._run_done, on_error=lambda message: self._run_failed(run, message),
+        )  # fmt: skip
+        self._cpu.clear()
+        self.timer.start()
+        self._say(f"Training {run.label} → {run_dir}", False)
+        self._update_buttons()
+        self._draw({"progress", "status"})
+
+    def toggle_pause(self) -> None:
+        """Pause at the next step boundary, or resume."""
+        run, gate = self._active, self.pause_gate
+        if run is None or gate is None or run.status == "stopping":
+            return
+        if gate.paused:
+            gate.resume()
+            self._say(f"{run.label}: resumed", False)
+        else:
+            gate.pause()
+            run.status = "pausing"
+        self.session.mark("status")
+        self._update_buttons()
+        self._draw({"status"})
+
+    def stop(self) -> None:
+        """Stop at the next step boundary (the engine saves ``cancelled.pt``); no baseline."""
+        run = self._active
+        if run is None or self.cancel is None:
+            return
+        self._queue.clear()
+        self.cancel.cancel()
+        run.status = "stopping"
+        self.session.mark("status")
+        self._update_buttons()
+        self._draw({"status"})
+
+    def shutdown(self, timeout_s: float = 30.0) -> bool:
+        """Stop the run and wait for its thread (at most ``timeout_s``); late events dropped."""
+        self._queue.clear()
+        if self.cancel is not None:
+            self.cancel.cancel()
+        self.timer.stop()
+        finished = self.runner.wait(timeout_s)
+        self.runner.cancel_all()
+        self._active = None
+        self._hold_collections(False)
+        return finished
+
+    # -- events from the worker -------------------------------------------------------------
+
+    def _received(self, run: RunState, events: tuple[Any, ...]) -> None:
+        """Record a batch; log starts, cuts and ends; draw the end, and the start or a pause
+        (not the spectra: the next frame does), at once."""
+        self.session.apply(run, events)
+        for event in events:
+            if isinstance(event, PruneEvent):
+                self.log.add_cut(run.label, event)
+            elif isinstance(event, RunStarted | RunEnded):
+                self.log.add_note(run.describe(event))
+        if any(isinstance(event, RunEnded) for event in events):
+            self._draw(ALL_PARTS)
+        elif any(isinstance(event, RunStarted | Paused | Resumed) for event in events):
+            self._cpu.clear()
+            self._draw(START_PARTS)
+
+    def _hold_collections(self, hold: bool) -> None:
+        """Hold full garbage collections for the session (once, however it ends)."""
+        if hold != self._holding:
+            self._holding = hold
+            hold_full_collections(hold)
+
+    def _run_done(self) -> None:
+        """The worker is done with a run: the baseline next, unless stopped."""
+        run = self._active
+        if run is not None and run.status != "finished":
+            self._queue.clear()
+        self._next_run()
+
+    def _run_failed(self, run: RunState, message: str) -> None:
+        run.fail(message)
+        self.session.mark(*ALL_PARTS)
+        self._queue.clear()
+        self._say(f"Training failed: {message}", True)
+        show_error(self, "Training failed", f"Training failed: {message}")
+        self._finish()
+
+    def _finish(self) -> None:
+        """No run left: draw the final state, fill in the comparison, free the buttons."""
+        self._active = None
+        self._hold_collections(False)
+        self.timer.stop()
+        runs = self.session.runs
+        if runs:
+            self.spectra.set_runs(runs, follow=runs[0])
+        self._draw(ALL_PARTS)
+        for run in runs:
+            if run.ended is not None and run.ended.model_path:
+                self.modelFinished.emit(Path(run.ended.model_path))
+        if len(self.session.comparison()) > 1:
+            self.bottom.setCurrentWidget(self.table)
+        runs = self.session.runs
+        if runs and not runs[-1].error:
+            summary = "; ".join(f"{r.label} {r.status}" for r in runs)
+            self._say(f"Training over: {summary}", False)
+        self._update_buttons()
+
+    # -- drawing ----------------------------------------------------------------------------
+
+    def _over_budget(self) -> bool:
+        """Whether the UI thread used more than ``UI_SHARE`` of a core lately (CPU clock).
+
+        Everything the UI thread does holds the GIL the training thread needs between its
+        torch calls; skipping frames while over budget keeps training at full pace.
+        """
+        now, cpu = time.monotonic(), time.thread_time()
+        samples = self._cpu
+        samples.append((now, cpu))
+        while now - samples[0][0] > SHARE_WINDOW_S:
+            samples.popleft()
+        then, used = samples[0]
+        return now - then > SHARE_WINDOW_S / 2 and (cpu - used) / (now - then) > UI_SHARE
+
+    def _tick(self) -> None:
+        """The redraw timer: draw what changed (only while visible, and within the UI budget
+        unless nothing was drawn for ``MAX_WAIT_S``). Spectra take turns with the curves and
+        progress; the pieces of a spectra frame left queued are drawn first, one per tick."""
+        if not self.isVisible():
+            return
+        if self.spectra.queued:
+            self.spectra.draw_queued()
+            return
+        waited = time.monotonic() - self._drawn_at > MAX_WAIT_S
+        if self._over_budget() and not waited:
+            return
+        parts = self.session.take_changes()
+        others = parts - {"spectra"}
+        due = time.monotonic() - self._spectra_at >= SPECTRA_MS / 1000 and not self._spectra_last
+        if "spectra" in parts and (due or not others):
+            self.session.mark(*others)
+            self._draw({"spectra"})
+        else:
+            self.session.mark(*(parts & {"spectra"}))
+            self._draw(others)
+        self._spectra_last = "spectra" in parts and (due or not others)
+
+    def _draw(self, parts: set[str] | frozenset[str]) -> None:
+        if parts is ALL_PARTS:
+            self.session.take_changes()
+        elif parts is START_PARTS:
+            self.session.mark(*(self.session.take_changes() - START_PARTS))
+        if not parts:
+            return
+        runs = self.session.runs
+        if "curves" in parts:
+            self.curves.show(runs)
+        step = None
+        if "spectra" in parts:
+            step = self.spectra.redraw(full=parts is ALL_PARTS)
+            self._spectra_at = time.monotonic()
+        if parts & {"progress", "status"}:
+            self._show_progress()
+        if "table" in parts:
+            self.table.set_rows(self.session.comparison())
+        current = self.session.current
+        self._drawn_at = time.monotonic()
+        self.frameDrawn.emit(step if step is not None else (current.step if current else 0))
+
+    def _show_progress(self) -> None:
+        run = self.session.current
+        if run is None:
+            return
+        waiting = run.started is None and not run.done
+        total = max(run.total_steps, 1)
+        self.progress.setRange(0, 0 if waiting else total)
+        self.progress.setValue(min(run.step, total))
+        self.progress.setFormat(run.progress_text())
+        then = " · then the baseline" if self._queue else ""
+        self.state_label.setText(run.state_text() + then)
+        self.state_label.setColour(theme.ERROR_TEXT if run.error else "")
+
+    def _say(self, text: str, error: bool) -> None:
+        self.status.emit(text, error)
+
+    def options(self) -> dict[str, Any]:
+        """The form's settings (the main window persists them on close)."""
+        return self.form.options()
