@@ -35,6 +35,7 @@ class SpectrumItems:
 
     A ``live`` view (spectra streaming in during training) keeps its range while the data
     still fills most of it: re-ranging re-lays every tick and label, the dearest part of a frame.
+    It also draws without antialiasing, which costs a fifth of every repaint.
     """
 
     def __init__(
@@ -42,14 +43,17 @@ class SpectrumItems:
     ) -> None:
         self.plot = plot
         self.live = live
+        smooth = not live
         self.hist = pg.PlotDataItem(
-            stepMode="center", fillLevel=0, brush=theme.HIST_FILL, pen=theme.pen(theme.HIST_LINE, 1)
-        )
-        self.curve = pg.PlotDataItem(pen=theme.pen(theme.MP_CURVE, 2.5))
-        self.rug = pg.PlotDataItem(connect="pairs", pen=theme.pen(theme.SPIKE, 2))
+            stepMode="center", fillLevel=0, brush=theme.HIST_FILL,
+            pen=theme.pen(theme.HIST_LINE, 1), antialias=smooth,
+        )  # fmt: skip
+        self.curve = pg.PlotDataItem(pen=theme.pen(theme.MP_CURVE, 2.5), antialias=smooth)
+        self.rug = pg.PlotDataItem(connect="pairs", pen=theme.pen(theme.SPIKE, 2), antialias=smooth)
         self.marks = pg.ScatterPlotItem(
-            symbol="t", size=marker_size, brush=pg.mkBrush(theme.SPIKE), pen=pg.mkPen(None)
-        )
+            symbol="t", size=marker_size, brush=pg.mkBrush(theme.SPIKE), pen=pg.mkPen(None),
+            antialias=smooth,
+        )  # fmt: skip
         self.cutoff = _line(theme.CUTOFF, Qt.PenStyle.DashLine, "λ₊ BEMA" if labels else None, 0.95)
         self.edge = _line(theme.BULK_EDGE, Qt.PenStyle.DotLine, "MP edge" if labels else None, 0.8)
         for item in (self.hist, self.curve, self.rug, self.marks):

@@ -2,7 +2,8 @@
 
 Every curve is a persistent item updated with ``setData`` (GUIDE §3); cut markers are vertical
 lines kept in a pool and reused, never re-created per frame. The RMT-pruned run is drawn in
-colour, the unpruned baseline over it in grey, both on an epoch axis.
+colour, the unpruned baseline over it in grey, both on an epoch axis. The raw loss (a point per
+step) is drawn peak-downsampled to the plot's width, without antialiasing.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ class RunCurves:
     def __init__(self, loss: pg.PlotItem, accuracy: pg.PlotItem, colour: QColor, name: str):
         raw = QColor(colour)
         raw.setAlpha(RAW_ALPHA)
-        self.raw = loss.plot(pen=theme.pen(raw, 1))
+        self.raw = loss.plot(pen=theme.pen(raw, 1), antialias=False)
+        self.raw.setDownsampling(auto=True, method="peak")
+        self.raw.setClipToView(True)
         self.smooth = loss.plot(pen=theme.pen(colour, 2.2), name=name)
         symbol = {"symbolSize": 6, "symbolBrush": pg.mkBrush(colour), "symbolPen": None}
         self.test = accuracy.plot(pen=theme.pen(colour, 2.2), symbol="o", name=f"{name} test",
