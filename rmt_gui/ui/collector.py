@@ -6,18 +6,22 @@ off, and a 100 ms timer on the UI thread collects instead. The objects alive onc
 started (torch, Qt, pyqtgraph: ~250,000, never garbage) are frozen out of collection, so a full
 pass walks only what the session created; young generations are collected every tick, so each
 pass is small (a one-second batch of young objects cost ~50 ms), and full passes are spaced
-``FULL_EVERY_S`` apart and held back while training runs.
+``FULL_EVERY_S`` apart and held back while training runs. A burst of imports (the first
+training step loads ~800 modules of torch's compiler stack, ~80,000 objects) is frozen too,
+rather than walked by the next collection.
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 import time
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
 TICK_MS = 100
 FULL_EVERY_S = 60.0
+IMPORT_BURST = 50
 
 
 class UiCollector(QObject):
@@ -28,6 +32,7 @@ class UiCollector(QObject):
         self.threshold = gc.get_threshold()
         self.holds = 0
         self._full_at = time.monotonic()
+        self._modules = len(sys.modules)
         gc.disable()
         gc.freeze()
         self.timer = QTimer(self)
@@ -39,7 +44,13 @@ class UiCollector(QObject):
         self.holds = max(0, self.holds + (1 if hold else -1))
 
     def check(self) -> None:
-        """One tick: the generations whose counters passed their thresholds."""
+        """One tick: freeze a burst of imports, else collect the generations whose counters
+        passed their thresholds."""
+        modules = len(sys.modules)
+        if modules - self._modules >= IMPORT_BURST:
+            self._modules = modules
+            gc.freeze()
+            return
         young, middle, old = gc.get_count()
         if young <= self.threshold[0]:
             return

@@ -8,7 +8,8 @@ rate never follows the step rate, and the start and end of a run are drawn at on
 curves, so no frame holds the UI thread (and the GIL the training thread needs) for long.
 Pause and stop set the engine's :class:`PauseGate` and :class:`CancelToken`
 (``threading.Event``s) from the UI thread, never a queued signal to the busy worker; a stopped
-run still saves ``cancelled.pt``. Trained models open as tabs once the session is over.
+run still saves ``cancelled.pt``. Trained models open as tabs once the session is over, one
+every ``OPEN_GAP_MS`` (building a tab takes ~100 ms; the window repaints in between).
 
 While a session runs, the app's full garbage collections are held back (see
 :mod:`rmt_gui.ui.collector`): one walks every live object holding the GIL, which would stall
@@ -22,6 +23,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,7 @@ SPECTRA_MS = 200
 UI_SHARE = 0.08
 SHARE_WINDOW_S = 1.0
 MAX_WAIT_S = 0.5
+OPEN_GAP_MS = 60
 ALL_PARTS = frozenset({"curves", "spectra", "log", "progress", "status", "table"})
 START_PARTS = frozenset({"progress", "status"})
 
@@ -351,9 +354,9 @@ class TrainPanel(QWidget):
         if runs:
             self.spectra.set_runs(runs, follow=runs[0])
         self._draw(ALL_PARTS)
-        for run in runs:
-            if run.ended is not None and run.ended.model_path:
-                self.modelFinished.emit(Path(run.ended.model_path))
+        models = [Path(r.ended.model_path) for r in runs if r.ended and r.ended.model_path]
+        for index, path in enumerate(models, start=1):
+            QTimer.singleShot(index * OPEN_GAP_MS, self, partial(self.modelFinished.emit, path))
         if len(self.session.comparison()) > 1:
             self.bottom.setCurrentWidget(self.table)
         runs = self.session.runs

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import weakref
+from types import ModuleType
 
 from rmt_gui.ui.app import application
-from rmt_gui.ui.collector import UiCollector, hold_full_collections
+from rmt_gui.ui.collector import IMPORT_BURST, UiCollector, hold_full_collections
 
 
 class Node:
@@ -52,3 +54,17 @@ def test_the_app_collector_is_held_by_name(qtbot) -> None:
     assert app_collector.holds == 1
     hold_full_collections(False)
     assert app_collector.holds == 0
+
+
+def test_a_burst_of_imports_is_frozen_not_walked(qtbot, monkeypatch) -> None:
+    collector = UiCollector()
+    collector.timer.stop()
+    gc.unfreeze()
+    frozen = gc.get_freeze_count()
+    for index in range(IMPORT_BURST):
+        monkeypatch.setitem(sys.modules, f"rmt_gui_test_burst_{index}", ModuleType("burst"))
+    collector.check()
+    assert gc.get_freeze_count() > frozen
+    gc.unfreeze()
+    collector.check()
+    assert gc.get_freeze_count() == 0
