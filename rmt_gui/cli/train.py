@@ -20,11 +20,11 @@ from rmt_gui.jobs.config import (
     PAPER_KEEP_NOISE,
     VARIANT_HELP,
     VARIANTS,
-    ConfigError,
     NoiseSchedule,
     PruneConfig,
     SnapshotPolicy,
     TrainConfig,
+    parse_dims,
 )
 
 if TYPE_CHECKING:
@@ -96,21 +96,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_command)
 
 
-def _dims(text: str) -> tuple[int, ...]:
-    """``784,1000,10`` as integers; :class:`ConfigError` otherwise."""
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError as exc:
-        raise ConfigError(f"--dims needs comma-separated integers, got {text!r}") from exc
-
-
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` the options describe (validated)."""
-    schedule = (
-        NoiseSchedule.parse(args.keep_noise_schedule)
-        if args.keep_noise_schedule
-        else NoiseSchedule("constant", (args.keep_noise,))
-    )
+    schedule = NoiseSchedule.from_options(args.keep_noise_schedule, args.keep_noise)
     prune = PruneConfig(
         every_epochs=args.prune_every,
         every_steps=args.prune_every_steps,
@@ -127,7 +115,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         formula="notebook" if args.notebook_formula else "paper",
     )
     config = TrainConfig(
-        dims=_dims(args.dims),
+        dims=parse_dims(args.dims, "--dims"),
         epochs=args.epochs,
         lr=args.lr,
         momentum=args.momentum,

@@ -87,6 +87,13 @@ class LayerReport:
     def name(self) -> str:
         return self.info.name
 
+    @classmethod
+    def analysed(cls, info: LayerInfo, analysis: LayerAnalysis, prunable: bool) -> LayerReport:
+        """The report of a layer whose spectrum was analysed (its numerical rank read off it)."""
+        spectrum = analysis.spectrum
+        rank = numerical_rank(torch.from_numpy(spectrum.singular_values.copy()), spectrum.shape)
+        return cls(info, analysis, "", rank, prunable)
+
 
 def limit_threads() -> None:
     """Leave the UI thread a core: torch's intra-op pool gets ``cpu_count - 1`` threads."""
@@ -133,8 +140,7 @@ def analyze_layer(
     except ValueError as exc:
         return LayerReport(info, None, str(exc), 0, prunable)
     analysis = analyze_spectrum(info.name, spectrum, info.params, alpha=alpha, beta=beta)
-    rank = numerical_rank(torch.from_numpy(spectrum.singular_values.copy()), spectrum.shape)
-    return LayerReport(info, analysis, "", rank, prunable)
+    return LayerReport.analysed(info, analysis, prunable)
 
 
 def analyze_model(

@@ -38,6 +38,14 @@ class ConfigError(RmtGuiError):
     """A training setting is out of range or malformed."""
 
 
+def parse_dims(text: str, what: str) -> tuple[int, ...]:
+    """Layer widths ``"784,1000,10"`` (spaces allowed); ``what`` names the option in errors."""
+    try:
+        return tuple(int(part) for part in text.replace(" ", "").split(","))
+    except ValueError as exc:
+        raise ConfigError(f"{what} needs comma-separated integers, got {text!r}") from exc
+
+
 @dataclass(frozen=True)
 class NoiseSchedule:
     """Fraction ``f`` of noise singular values kept at each epoch's cut.
@@ -71,6 +79,12 @@ class NoiseSchedule:
                 f"cannot read noise schedule {text!r} (use 0.45, linear:0.2:0.6 or 0.2,0.3,0.45)"
             ) from exc
         return cls("constant", values) if len(values) == 1 else cls("list", values)
+
+    @classmethod
+    def from_options(cls, text: str | None, keep_noise: float) -> NoiseSchedule:
+        """A schedule written as ``text`` when one is given, else constant ``keep_noise``."""
+        text = (text or "").strip()
+        return cls.parse(text) if text else cls("constant", (keep_noise,))
 
     def at(self, epoch: int, epochs: int) -> float:
         """``f`` for 1-based ``epoch`` of ``epochs``."""

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from rmt_gui.jobs.analysis_job import LayerReport
@@ -25,7 +24,7 @@ from rmt_gui.jobs.control import CancelToken, PauseGate
 from rmt_gui.jobs.events import LiveSpectra, SpectrumSnapshot, StepLoss
 from rmt_gui.jobs.trainer import TrainData, Trainer
 from rmt_gui.model.checkpoint import LayerInfo
-from rmt_gui.model.surgery import numerical_rank, submodule
+from rmt_gui.model.surgery import submodule
 from rmt_gui.model.tree import WeightTree, linear_dims
 from rmt_gui.spectral import LayerAnalysis, gavish_donoho_rank
 
@@ -55,8 +54,7 @@ def live_spectra(snapshot: SpectrumSnapshot) -> LiveSpectra:
         analysis = LayerAnalysis(
             layer.layer, spectrum, layer.fit, gavish_donoho_rank(spectrum), weights
         )
-        rank = numerical_rank(torch.from_numpy(spectrum.singular_values.copy()), spectrum.shape)
-        reports.append(LayerReport(info, analysis, "", rank, True))
+        reports.append(LayerReport.analysed(info, analysis, True))
     return LiveSpectra(snapshot.step, snapshot.epochs_done, snapshot.final, tuple(reports))
 
 

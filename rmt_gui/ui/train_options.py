@@ -33,6 +33,7 @@ from rmt_gui.jobs.config import (
     PruneConfig,
     SnapshotPolicy,
     TrainConfig,
+    parse_dims,
 )
 from rmt_gui.state.training import user_runs_dir
 from rmt_gui.ui.prune_panel import double_spin
@@ -239,24 +240,11 @@ class TrainOptions(QWidget):
     def set_data_folder(self, folder: Path) -> None:
         self.data_folder.setText(str(folder))
 
-    def _dims(self) -> tuple[int, ...]:
-        from rmt_gui.jobs.config import ConfigError
-
-        try:
-            return tuple(int(part) for part in self.dims.text().replace(" ", "").split(","))
-        except ValueError as exc:
-            raise ConfigError(
-                f"layer widths need comma-separated integers, got {self.dims.text()!r}"
-            ) from exc
-
     def prune_config(self) -> PruneConfig | None:
         """The pruning schedule, or ``None`` when pruning is off (the baseline)."""
         if not self.pruning.isChecked():
             return None
-        text = self.schedule.text().strip()
-        schedule = NoiseSchedule.parse(text) if text else NoiseSchedule(
-            "constant", (self.keep_noise.value(),)
-        )  # fmt: skip
+        schedule = NoiseSchedule.from_options(self.schedule.text(), self.keep_noise.value())
         steps = self.every_unit.currentData() == "steps"
         return PruneConfig(
             every_epochs=1 if steps else self.every.value(),
@@ -277,7 +265,7 @@ class TrainOptions(QWidget):
     def config(self, data_root: Path, threads: int) -> TrainConfig:
         """The run these settings describe (validated: :class:`ConfigError` otherwise)."""
         config = TrainConfig(
-            dims=self._dims(),
+            dims=parse_dims(self.dims.text(), "the layer widths field"),
             epochs=self.epochs.value(),
             lr=self.lr.value(),
             momentum=self.momentum.value(),

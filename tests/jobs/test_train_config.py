@@ -10,6 +10,7 @@ from rmt_gui.jobs.config import (
     PruneConfig,
     SnapshotPolicy,
     TrainConfig,
+    parse_dims,
 )
 
 
@@ -72,3 +73,15 @@ def test_config_is_json() -> None:
     assert record["prune"]["keep_noise"] == "0.45"
     assert record["lr"] == 0.08 and record["momentum"] == 0.9 and record["batch_size"] == 128
     assert TrainConfig(prune=None).to_json()["prune"] is None
+
+
+def test_schedule_from_options_prefers_the_text() -> None:
+    assert NoiseSchedule.from_options("linear:0.2:0.6", 0.45) == NoiseSchedule("linear", (0.2, 0.6))
+    assert NoiseSchedule.from_options("  ", 0.3) == NoiseSchedule("constant", (0.3,))
+    assert NoiseSchedule.from_options(None, 0.45).at(3, 10) == 0.45
+
+
+def test_dims_parse_or_name_the_option() -> None:
+    assert parse_dims("784, 1000,10", "--dims") == (784, 1000, 10)
+    with pytest.raises(ConfigError, match="--dims needs comma-separated integers, got '784,x'"):
+        parse_dims("784,x", "--dims")
