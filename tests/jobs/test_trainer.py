@@ -148,14 +148,22 @@ def test_cancel_mid_run_leaves_a_loadable_checkpoint(
     assert json.loads(capsys.readouterr().out)["params"] == ended.params
 
 
-def test_pause_and_resume_from_another_thread(data: TrainData) -> None:
+def paused_run(data: TrainData, step: int, then: str, delay_s: float) -> list:
+    """Events of an unpruned run paused at ``step``; another thread calls ``then`` later
+    (``"resume"`` or ``"cancel"``)."""
     trainer = Trainer(dataclasses.replace(SMALL, prune=None), data=data)
+    action = trainer.pause.resume if then == "resume" else trainer.cancel.cancel
     events = []
     for event in trainer.run():
         events.append(event)
-        if isinstance(event, StepLoss) and event.step == 3:
+        if isinstance(event, StepLoss) and event.step == step:
             trainer.pause.pause()
-            threading.Timer(0.2, trainer.pause.resume).start()
+            threading.Timer(delay_s, action).start()
+    return events
+
+
+def test_pause_and_resume_from_another_thread(data: TrainData) -> None:
+    events = paused_run(data, 3, "resume", 0.2)
     i = next(i for i, e in enumerate(events) if isinstance(e, Paused))
     assert events[i] == Paused(3)
     assert isinstance(events[i + 1], Resumed) and events[i + 1].step == 3
@@ -165,13 +173,7 @@ def test_pause_and_resume_from_another_thread(data: TrainData) -> None:
 
 
 def test_cancel_while_paused_ends_the_run(data: TrainData) -> None:
-    trainer = Trainer(dataclasses.replace(SMALL, prune=None), data=data)
-    events = []
-    for event in trainer.run():
-        events.append(event)
-        if isinstance(event, StepLoss) and event.step == 2:
-            trainer.pause.pause()
-            threading.Timer(0.1, trainer.cancel.cancel).start()
+    events = paused_run(data, 2, "cancel", 0.1)
     assert isinstance(events[-1], RunEnded) and events[-1].status == "cancelled"
     assert events[-1].step == 2 and not of(events, Resumed)
 

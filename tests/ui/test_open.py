@@ -10,11 +10,11 @@ import torch
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
-from torch import nn
 
 from rmt_gui.spectral.histogram import histogram, mp_curve, spectrum_values
 from rmt_gui.state.plot_data import effective_bins
 from rmt_gui.ui.main_window import MainWindow
+from tests.model.files import PlainNet
 from tests.ui.conftest import WAIT_MS, open_and_wait, wait_ready
 
 
@@ -146,25 +146,13 @@ def test_missing_file_message(qtbot, window, tmp_path) -> None:
     message_box("errorBox").accept()
 
 
-class Pickled(nn.Module):
-    """A module only loadable by full unpickling."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(784, 32)
-        self.fc2 = nn.Linear(32, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(torch.relu(self.fc1(x.flatten(1))))
-
-
 def test_pickled_module_asks_for_trust(qtbot, window, tmp_path) -> None:
     path = tmp_path / "module.pt"
-    torch.save(Pickled(), path)
+    torch.save(PlainNet(), path)
     window.open_paths([path])
     qtbot.waitUntil(lambda: message_box("trustBox") is not None, timeout=WAIT_MS)
     box = message_box("trustBox")
-    assert "runs code" in box.text() or "run" in box.text()
+    assert "runs code" in box.text()
     assert window.tabs.count() == 0
     trust = next(b for b in box.buttons() if "run its code" in b.text())
     trust.click()
