@@ -3,9 +3,10 @@
 Run: ``QT_QPA_PLATFORM=offscreen python benchmarks/bench_ui.py [--training-only]``. Targets
 (issue 5 §10): redraw of a 4096-value spectrum < 10 ms; selecting another analysed layer < 50 ms;
 longest UI-thread stall while a 4096x4096 layer is analysed < 50 ms (a 5 ms timer heartbeat);
-window shown < 2 s after launch. Issue 6 §6: while the Train tab trains 784-1000-10 with live
-spectrum snapshots, the longest UI-thread stall < 50 ms and the training throughput within
-1.15x of the headless engine (the same configuration and snapshot policy, timed in this run).
+window shown < 2 s after launch. Issue 11: while the Train tab trains 784-1000-10 with live
+spectrum snapshots (in its worker process), at least 10 frames drawn per second, the longest
+UI-thread stall < 30 ms and the training throughput within 1.05x of the headless engine (the
+same configuration and snapshot policy, timed in this run).
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ TRAIN = TrainConfig(
 SNAPSHOTS_PER_SECOND = 5
 REPEATS = 4
 TRAIN_BEAT_MS = 10
+FRAMES_TARGET = 10
+RATIO_TARGET = 1.05
+TRAIN_STALL_MS = 30
 STARTUP = """
 import sys, time
 from rmt_gui.cli import main  # the console script's import
@@ -220,8 +224,8 @@ def headless_in_subprocess(folder: Path) -> float:
 def app_rate(folder: Path) -> tuple[float, dict[str, list[float]], int]:
     """Steps per second in the Train tab, UI heartbeat gaps (ms) by phase, frames drawn.
 
-    The heartbeat ticks every ``TRAIN_BEAT_MS``: each beat is Python code that takes the GIL
-    from the trainer, so a 5 ms beat would itself cost the training throughput being measured.
+    The heartbeat ticks every ``TRAIN_BEAT_MS`` (the trainer runs in the Train tab's worker
+    process, so the beat costs it no GIL, only a little CPU).
 
     Phases: ``loading`` (MNIST and the network, before ``RunStarted``), ``training`` (until
     ``RunEnded`` arrives) and ``ending`` (the final frame and the model opening in a tab).
@@ -295,13 +299,17 @@ def bench_training(folder: Path) -> None:
     print(f"{f'in the Train tab (best of {REPEATS})':<48}{max(app):8.1f} steps/s")
     print(f"{'time ratio of the bests':<48}{max(headless) / max(app):8.3f}x")
     ratio = float(np.median(pairs))
-    met = "met" if ratio <= 1.15 else "MISSED"
+    met = "met" if ratio <= RATIO_TARGET else "MISSED"
     print(f"{'time ratio app / headless (median of pairs)':<48}{ratio:8.3f}x   "
-          f"(target <= 1.15x: {met})")  # fmt: skip
-    print(f"{'frames drawn per second in the Train tab':<48}{max(drawn):8.1f}")
+          f"(target <= {RATIO_TARGET}x: {met})")  # fmt: skip
+    fps = max(drawn)
+    met = "met" if fps >= FRAMES_TARGET else "MISSED"
+    print(f"{'frames drawn per second in the Train tab':<48}{fps:8.1f}      "
+          f"(target >= {FRAMES_TARGET}: {met})")  # fmt: skip
     each = " ".join(f"{value:.0f}" for value in stalls["training"])
     print(f"{'longest stall while training, each run (ms)':<48}{each}")
-    print(f"{'longest UI-thread stall while training':<48}{verdict(max(stalls['training']), 50)}")
+    longest = max(stalls["training"])
+    print(f"{'longest UI-thread stall while training':<48}{verdict(longest, TRAIN_STALL_MS)}")
     print(f"{'  before: loading MNIST, building the network':<48}{max(stalls['loading']):8.2f} ms")
     print(f"{'  after: final frame, model opened in a tab':<48}{max(stalls['ending']):8.2f} ms")
 

@@ -6,13 +6,14 @@ With no subcommand the desktop app starts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
 
-from rmt_gui.cli import analyze, evaluate, prune, train
+from rmt_gui.cli import analyze, evaluate, prune, signals, train
 from rmt_gui.cli import open as open_command
-from rmt_gui.errors import RmtGuiError
+from rmt_gui.errors import RmtGuiError, one_line
 
 COMMANDS = (analyze, prune, evaluate, train, open_command)
 
@@ -30,25 +31,52 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; expected failures print one line and return a non-zero status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command; expected failures print one line and return a non-zero status.
+
+    Commands other than the app stop on SIGTERM as on Ctrl+C (status 130, their temporary files
+    removed), and end quietly with status 141 when their reader closes the output pipe.
+    """
+    args = build_parser().parse_args(argv)
+    _print_any_name()
+    app = args.command in (None, "open")
     try:
-        if args.command is None:
-            return open_command.launch([])
-        return int(args.run(args) or 0)
-    except RmtGuiError as exc:
-        print(f"rmt-gui: error: {exc}", file=sys.stderr)
+        with contextlib.nullcontext() if app else signals.stop_signals():
+            status = open_command.launch([]) if args.command is None else int(args.run(args) or 0)
+            sys.stdout.flush()
+    except BaseException as exc:
+        return _failure(exc)
+    return status
+
+
+def _print_any_name() -> None:
+    """Let stdout print file and layer names that are not valid UTF-8 escaped, not crash on them."""
+    if getattr(sys.stdout, "errors", None) == "strict":
+        sys.stdout.reconfigure(errors="backslashreplace")
+
+
+def _say(line: str) -> None:
+    """One line on stderr (lost if stderr itself is a closed pipe)."""
+    with contextlib.suppress(OSError):
+        print(line, file=sys.stderr)
+
+
+def _failure(exc: BaseException) -> int:
+    """Report ``exc`` in one line and return the exit status; bugs are internal errors (2)."""
+    if not isinstance(exc, Exception | KeyboardInterrupt):
+        raise exc
+    if signals.interrupted(exc):
+        _say("rmt-gui: interrupted")
+        return signals.INTERRUPTED_STATUS
+    if signals.closed_pipe(exc):
+        signals.silence_stdout()
+        return signals.CLOSED_PIPE_STATUS
+    if isinstance(exc, RmtGuiError):
+        _say(f"rmt-gui: error: {exc}")
         return 1
-    except KeyboardInterrupt:
-        print("rmt-gui: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        if os.environ.get("RMT_GUI_DEBUG"):
-            raise
-        print(
-            f"rmt-gui: internal error: {type(exc).__name__}: {exc} "
-            "(set RMT_GUI_DEBUG=1 to see the traceback)",
-            file=sys.stderr,
-        )
-        return 2
+    if os.environ.get("RMT_GUI_DEBUG"):
+        raise exc
+    _say(
+        f"rmt-gui: internal error: {type(exc).__name__}: {one_line(exc)} "
+        "(set RMT_GUI_DEBUG=1 to see the traceback)"
+    )
+    return 2

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from typing import Any
 
 from rmt_gui.cli.common import add_layer_option, add_trust_option, check_layers, print_json
+from rmt_gui.errors import RmtGuiError
 from rmt_gui.model.analysis import LayerFailure, analyze_layers
 from rmt_gui.model.opener import open_checkpoint
-from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA, LayerAnalysis
+from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA
+from rmt_gui.spectral.bema import MIN_RELIABLE_P, check_bema_options
 
 TABLE_COLUMNS = (
     ("layer", "{name}"),
@@ -23,6 +27,8 @@ TABLE_COLUMNS = (
     ("fit", "{fit}"),
     ("GD", "{rank_gavish_donoho}"),
 )
+UNFITTED_COLUMNS = 4
+"""Columns a layer without a fit fills (layer to sv_max); the fit's columns show ``-``."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,12 +50,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+def table_cells(row: dict[str, Any]) -> list[str]:
+    """One table line's cells; a layer without a fit shows ``-`` in the fit's columns."""
+    if row["good_fit"] is None:
+        shown = [fmt.format(**row) for _, fmt in TABLE_COLUMNS[:UNFITTED_COLUMNS]]
+        return shown + ["-"] * (len(TABLE_COLUMNS) - UNFITTED_COLUMNS)
+    values = {**row, "fit": "good" if row["good_fit"] else "POOR"}
+    return [fmt.format(**values) for _, fmt in TABLE_COLUMNS]
+
+
 def format_table(rows: list[dict]) -> str:
     """Render analysis records as an aligned text table."""
-    cells = [[head for head, _ in TABLE_COLUMNS]]
-    for row in rows:
-        values = {**row, "fit": "good" if row["good_fit"] else "POOR"}
-        cells.append([fmt.format(**values) for _, fmt in TABLE_COLUMNS])
+    cells = [[head for head, _ in TABLE_COLUMNS], *map(table_cells, rows)]
     widths = [max(len(line[i]) for line in cells) for i in range(len(TABLE_COLUMNS))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
@@ -57,8 +69,26 @@ def format_table(rows: list[dict]) -> str:
     )
 
 
+def json_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A layer's record for strict JSON: non-finite numbers become ``null``, ``note`` says so."""
+    undefined = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+    if not undefined:
+        return row
+    notes = [row.get("note", ""), f"{', '.join(undefined)} undefined (not a finite number)"]
+    return {**row, **dict.fromkeys(undefined), "note": "; ".join(filter(None, notes))}
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse BEMA options out of range before any file is read (one line, no file named)."""
+    try:
+        check_bema_options(args.alpha, args.beta)
+    except ValueError as exc:
+        raise RmtGuiError(str(exc)) from exc
+
+
 def run(args: argparse.Namespace) -> int:
     """Analyse every layer; layers that fail are reported and make the exit status 1."""
+    check_options(args)
     checkpoint = open_checkpoint(args.file, trust=args.trust)
     if args.layer:
         check_layers(checkpoint.path, args.layer, [info.name for info in checkpoint.layers()])
@@ -66,15 +96,20 @@ def run(args: argparse.Namespace) -> int:
     rows: list[dict] = []
     failures: list[LayerFailure] = []
     results = analyze_layers(
-        checkpoint, args.layer, alpha=args.alpha, beta=args.beta, variant=variant
+        checkpoint,
+        args.layer,
+        alpha=args.alpha,
+        beta=args.beta,
+        variant=variant,
+        min_fit_p=MIN_RELIABLE_P,
     )
     for result in results:
-        if isinstance(result, LayerAnalysis):
-            rows.append(result.to_json())
-        else:
+        if isinstance(result, LayerFailure):
             failures.append(result)
+        else:
+            rows.append(result.to_json())
     if args.json:
-        document = {"file": str(args.file), "layers": rows}
+        document = {"file": str(args.file), "layers": [json_record(row) for row in rows]}
         if failures:
             document["errors"] = [{"name": f.info.name, "error": f.problem} for f in failures]
         print_json(document)
@@ -83,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{checkpoint.path} ({checkpoint.format}{detail})")
         if rows:
             print(format_table(rows))
+        for row in rows:
+            if row.get("note"):
+                print(f"note: {row['name']}: {row['note']}")
     for failure in failures:
         print(
             f"rmt-gui: error: {checkpoint.path}: layer {failure.info.name}: {failure.problem}",

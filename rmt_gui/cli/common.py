@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rmt_gui.errors import FileError, RmtGuiError
 
@@ -35,10 +38,51 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def finite_or_null(value: Any) -> Any:
+    """``value`` with numpy scalars made plain and non-finite floats, at any depth, ``None``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_or_null(item) for item in value]
+    return value
+
+
+STRICT_JSON = json.JSONEncoder(allow_nan=False)
+"""One encoder for every line: ``json.dumps`` with options builds a new one per call."""
+
+
+def strict_json(value: Any) -> str:
+    """``value`` as one line of strict JSON, ``null`` for NaN and infinities.
+
+    The C encoder serves the common case; only a value it refuses (a non-finite float, a numpy
+    scalar) is rebuilt by :func:`finite_or_null` first.
+    """
+    try:
+        return STRICT_JSON.encode(value)
+    except (TypeError, ValueError):
+        return STRICT_JSON.encode(finite_or_null(value))
+
+
+def _json_member(key: str, value: Any) -> str:
+    """One top-level member: a list is written one item per line, anything else on one line."""
+    if not isinstance(value, list) or not value:
+        return f"  {json.dumps(key)}: {strict_json(value)}"
+    items = ",\n".join(f"    {strict_json(item)}" for item in value)
+    return f"  {json.dumps(key)}: [\n{items}\n  ]"
+
+
 def print_json(document: dict[str, Any]) -> None:
-    """One JSON document on stdout."""
-    json.dump(document, sys.stdout, indent=2)
-    print()
+    """One strict JSON document on stdout, one line per member and per list item (e.g. a layer).
+
+    NaN and infinities are written as ``null``; each line is encoded by the C encoder, so a
+    document of 200,000 layers takes a fraction of a second.
+    """
+    members = ",\n".join(_json_member(key, value) for key, value in document.items())
+    sys.stdout.write(f"{{\n{members}\n}}\n" if members else "{}\n")
 
 
 @contextmanager

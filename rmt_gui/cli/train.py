@@ -1,7 +1,11 @@
 """``rmt-gui train``: train an MNIST MLP with periodic RMT pruning, logging into a run folder.
 
 Progress is a one-line bar on a terminal and plain lines otherwise; Ctrl+C stops at the next
-step boundary and saves ``cancelled.pt`` (a second Ctrl+C aborts at once).
+step boundary and saves ``cancelled.pt`` (a second Ctrl+C aborts at once). ``--resume RUN_DIR``
+goes on with a stopped or killed run from its last checkpoint, with the run's own settings: an
+option given with it must agree with them (only ``--data``, ``--threads``, ``--snapshot-every``
+and ``--json`` are free), so every option defaults to ``None`` and the real defaults are kept
+aside to tell the options given from the rest.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rmt_gui.cli.common import add_data_option, print_json
+from rmt_gui.errors import FileError, RmtGuiError
 from rmt_gui.jobs.config import (
     PAPER_KEEP_NOISE,
     VARIANT_HELP,
@@ -28,9 +34,12 @@ from rmt_gui.jobs.config import (
 )
 
 if TYPE_CHECKING:
+    from rmt_gui.jobs.resume import ResumePoint
     from rmt_gui.jobs.trainer import Trainer
 
 DEFAULTS = TrainConfig()
+FREE_WITH_RESUME = frozenset({"resume", "data", "download", "threads", "snapshot_every", "json"})
+NOT_WITH_RESUME = ("out", "force", "init")
 BAR_WIDTH = 24
 REDRAW_S = 0.1
 
@@ -75,7 +84,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--shrink-factor", type=float, default=0.5, metavar="X", help="for shrink (0.5)"
     )
     cut.add_argument("--fit-threshold", type=float, default=0.1, metavar="E", help="good fit below")
-    cut.add_argument("--prune-poor-fits", action="store_true", help="do not skip poor fits")
+    cut.add_argument(
+        "--prune-poor-fits", action="store_true",
+        help="also cut layers the MP law fits poorly (skipped by default here; prune never skips)",
+    )  # fmt: skip
     cut.add_argument("--no-factorize", action="store_true", help="never split a layer in two")
     cut.add_argument("--min-rank", type=int, metavar="K", help="default: the output width")
     cut.add_argument("--alpha", type=float, default=0.2, metavar="A", help="BEMA trim (0.2)")
@@ -93,13 +105,77 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--snapshot-every", type=int, metavar="N", help="log spectra every N steps")
     run.add_argument("--threads", type=int, metavar="N", help="torch threads (torch's default)")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    run.add_argument(
+        "--resume", metavar="RUN_DIR",
+        help="go on with a stopped or killed run from its last checkpoint (its own settings)",
+    )  # fmt: skip
+    defaults = vars(parser.parse_args([]))
+    parser.set_defaults(**dict.fromkeys(defaults, None), option_defaults=defaults)
     parser.set_defaults(run=run_command)
+
+
+def given_options(args: argparse.Namespace) -> tuple[argparse.Namespace, set[str]]:
+    """The options with the defaults filled in, and the names of those given."""
+    defaults = args.option_defaults
+    given = {name for name in defaults if getattr(args, name) is not None}
+    values = {**defaults, **{name: getattr(args, name) for name in given}}
+    return argparse.Namespace(**values), given
+
+
+def options_of(config: TrainConfig) -> argparse.Namespace:
+    """Options that :func:`config_from_args` turns into ``config`` (a baseline gets the
+    default pruning options besides ``--no-prune``)."""
+    prune = config.prune or PruneConfig()
+    cut, schedule = prune.to_json(), prune.keep_noise
+    return argparse.Namespace(
+        dims=",".join(map(str, config.dims)), epochs=config.epochs, lr=config.lr,
+        momentum=config.momentum, batch_size=config.batch_size, seed=config.seed,
+        limit_train=config.limit_train, limit_test=config.limit_test, data=config.data_root,
+        threads=config.threads, no_prune=config.prune is None, prune_every=cut["every_epochs"],
+        prune_every_steps=cut["every_steps"], first_cut=cut["first_cut"], variant=cut["variant"],
+        keep_noise=schedule.values[0],
+        keep_noise_schedule=None if schedule.kind == "constant" else schedule.describe(),
+        shrink_factor=cut["shrink_factor"], min_rank=cut["min_rank"],
+        no_factorize=not cut["factorize"], fit_threshold=cut["fit_threshold"],
+        prune_poor_fits=not cut["skip_poor_fit"], alpha=cut["alpha"], beta=cut["beta"],
+        notebook_formula=cut["formula"] == "notebook",
+    )  # fmt: skip
+
+
+def _option_text(name: str, value: Any) -> str:
+    """``--epochs 3``, ``--no-prune``, or ``without --min-rank`` for an option left unset."""
+    flag = "--" + name.replace("_", "-")
+    if value is None or value is False:
+        return f"without {flag}"
+    return flag if value is True else f"{flag} {value}"
+
+
+def resumed_config(
+    saved: TrainConfig, args: argparse.Namespace, given: set[str], run_dir: str
+) -> TrainConfig:
+    """The run's own config with ``--data``/``--threads`` if given; an option that would change
+    how it trains is refused, naming the run's own value."""
+    base = options_of(saved)
+    before = config_from_args(base)
+    for name in sorted(given - FREE_WITH_RESUME):
+        trial = argparse.Namespace(**{**vars(base), name: getattr(args, name)})
+        if not config_from_args(trial).same_run(before):
+            raise FileError(
+                run_dir,
+                f"{_option_text(name, getattr(args, name))} conflicts with the run's own setting "
+                f"({_option_text(name, getattr(base, name))}); a resumed run keeps its settings",
+            )
+    threads = args.threads if "threads" in given else saved.threads
+    data = args.data if "data" in given else saved.data_root
+    config = replace(saved, threads=threads, data_root=data)
+    config.validate()
+    return config
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` the options describe (validated)."""
     schedule = NoiseSchedule.from_options(args.keep_noise_schedule, args.keep_noise)
-    prune = PruneConfig(
+    prune = PruneConfig.from_options(
         every_epochs=args.prune_every,
         every_steps=args.prune_every_steps,
         first_cut=args.first_cut,
@@ -235,27 +311,74 @@ def report(trainer: Trainer, progress: Progress) -> Any:
     return ended
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """Validate options, load data, train, print a summary; 130 when stopped by Ctrl+C."""
-    config = config_from_args(args)
-    from rmt_gui.jobs.trainer import TrainData, Trainer
+def _load_data(config: TrainConfig, download: bool) -> Any:
+    """The config's MNIST splits, cut to its limits."""
+    from rmt_gui.jobs.trainer import TrainData
     from rmt_gui.model.data import load_mnist
+
+    root = config.data_root
+    return TrainData(
+        load_mnist(root, train=True, download=download).head(config.limit_train),
+        load_mnist(root, train=False, download=download).head(config.limit_test),
+    )
+
+
+def _snapshots(args: argparse.Namespace) -> SnapshotPolicy:
+    return SnapshotPolicy(every_steps=args.snapshot_every, background=False)
+
+
+def new_trainer(args: argparse.Namespace) -> Trainer:
+    """A trainer for the run the options describe, in ``--out`` (or a new dated folder)."""
+    config = config_from_args(args)
+    from rmt_gui.jobs.trainer import Trainer
 
     model = None
     if args.init:
         from rmt_gui.model.opener import open_checkpoint
 
         model = open_checkpoint(args.init).build_model()
-    data = TrainData(
-        load_mnist(args.data, train=True, download=args.download).head(args.limit_train),
-        load_mnist(args.data, train=False, download=args.download).head(args.limit_test),
-    )
+    data = _load_data(config, args.download)
     out = Path(args.out or f"runs/train-{time.strftime('%Y%m%d-%H%M%S')}")
-    snapshots = SnapshotPolicy(every_steps=args.snapshot_every, background=False)
+    return Trainer(
+        config, run_dir=out, overwrite=args.force, data=data, model=model,
+        snapshots=_snapshots(args),
+    )  # fmt: skip
+
+
+def resume_trainer(args: argparse.Namespace, given: set[str]) -> tuple[Trainer, ResumePoint]:
+    """A trainer going on with the run in ``--resume`` from its newest readable checkpoint
+    (a skipped corrupt one is reported on stderr)."""
+    from rmt_gui.jobs.resume import find_resume_point
+    from rmt_gui.jobs.trainer import Trainer
+
+    misplaced = [name for name in NOT_WITH_RESUME if name in given]
+    if misplaced:
+        flag = _option_text(misplaced[0], True)
+        raise RmtGuiError(f"{flag} cannot be used with --resume (the run goes on in its folder)")
+    point = find_resume_point(args.resume)
+    for note in point.notes:
+        print(f"rmt-gui: warning: {note}", file=sys.stderr)
+    config = resumed_config(point.state.config, args, given, args.resume)
+    data = _load_data(config, args.download)
     trainer = Trainer(
-        config, run_dir=out, overwrite=args.force, data=data, model=model, snapshots=snapshots
+        config, run_dir=args.resume, data=data, snapshots=_snapshots(args), resume=point
     )
-    progress = Progress(sys.stderr if args.json else sys.stdout, config.epochs)
+    return trainer, point
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Validate options, load data, train (or resume), print a summary; 130 when stopped by
+    Ctrl+C."""
+    args, given = given_options(args)
+    progress_stream = sys.stderr if args.json else sys.stdout
+    if args.resume:
+        trainer, point = resume_trainer(args, given)
+        state = point.state
+        progress = Progress(progress_stream, trainer.config.epochs)
+        progress.line(f"resuming {args.resume} from {point.path} (step {state.step})")
+    else:
+        trainer = new_trainer(args)
+        progress = Progress(progress_stream, trainer.config.epochs)
     with ctrl_c_cancels(trainer):
         ended = report(trainer, progress)
     if args.json:

@@ -1,6 +1,6 @@
 """Settings of a training run (frozen, JSON-able, torch-free): model, optimiser, pruning, spectra.
 
-Defaults are the paper's experiment (GUIDE §1): MLP 784-1000-10, SGD lr 0.08 momentum 0.9,
+Defaults are the paper's experiment (docs/method.md §5): MLP 784-1000-10, SGD lr 0.08 momentum 0.9,
 batch 128, 10 epochs, a cut at the start of every epoch keeping all BEMA spikes plus 45% of the
 noise values, factorising when that saves parameters, skipping layers the MP law fits poorly.
 """
@@ -8,18 +8,12 @@ noise values, factorising when that saves parameters, skipping layers the MP law
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from rmt_gui.errors import RmtGuiError
-from rmt_gui.spectral.bema import (
-    DEFAULT_ALPHA,
-    DEFAULT_BETA,
-    GOOD_FIT_THRESHOLD,
-    BemaResult,
-    Variant,
-    bema_fit,
-)
+from rmt_gui.errors import RmtGuiError, one_line
+from rmt_gui.model.rule import PAPER_KEEP_NOISE, PruneRule
+from rmt_gui.spectral.bema import BemaResult
 from rmt_gui.spectral.spectrum import Spectrum
 
 PruneVariant = Literal["keep", "truncate", "shrink", "random"]
@@ -31,7 +25,9 @@ VARIANT_HELP = {
     "random": "signal + a seeded random subset of noise directions (alg 3)",
 }
 FirstCut = Literal["start", "end"]
-PAPER_KEEP_NOISE = 0.45
+PAPER_TRAIN_RULE = PruneRule(factorize="if_smaller", skip_poor_fit=True)
+"""The paper's cut: every BEMA spike plus 45% of the noise values, factorised when that saves
+parameters, poorly fitted layers left alone (``rmt-gui prune`` does neither unless asked)."""
 
 
 class ConfigError(RmtGuiError):
@@ -104,58 +100,110 @@ class NoiseSchedule:
 
 @dataclass(frozen=True)
 class PruneConfig:
-    """When and how to cut: every ``every_epochs`` epochs, or every ``every_steps`` steps if set.
+    """When and how to cut: a :class:`PruneRule`, its timing and the trainer's own variants.
 
+    A cut happens every ``every_epochs`` epochs, or every ``every_steps`` steps if set.
     ``first_cut="start"`` cuts at step 0 (the random initialisation, as the notebook does) and
     then every period; ``"end"`` waits one period, so the first cut acts on a trained network.
     A cut falls between an epoch's evaluation and the next epoch's first step, never after the
-    last step. ``min_rank=None`` means the network's output width. ``seed=None`` uses the run's
-    seed for the random variant (from its own generator, so the data order does not change).
+    last step. ``schedule`` changes ``f`` from cut to cut (``None``: the rule's ``keep_noise``
+    at every cut). ``random_subset`` keeps the spikes plus a random subset of noise directions
+    instead of the top ones; ``seed=None`` draws it from the run's seed (from its own generator,
+    so the data order does not change). Checked when built (:class:`ConfigError`, or
+    :class:`RuleError` for the rule).
     """
 
     every_epochs: int = 1
     every_steps: int | None = None
     first_cut: FirstCut = "start"
-    variant: PruneVariant = "keep"
-    keep_noise: NoiseSchedule = field(default_factory=NoiseSchedule)
-    shrink_factor: float = 0.5
-    min_rank: int | None = None
-    factorize: bool = True
-    fit_threshold: float = GOOD_FIT_THRESHOLD
-    skip_poor_fit: bool = True
-    alpha: float = DEFAULT_ALPHA
-    beta: float = DEFAULT_BETA
-    formula: Variant = "paper"
+    rule: PruneRule = PAPER_TRAIN_RULE
+    schedule: NoiseSchedule | None = None
+    random_subset: bool = False
     seed: int | None = None
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        variant: PruneVariant = "keep",
+        keep_noise: NoiseSchedule | None = None,
+        factorize: bool = True,
+        skip_poor_fit: bool = True,
+        every_epochs: int = 1,
+        every_steps: int | None = None,
+        first_cut: FirstCut = "start",
+        seed: int | None = None,
+        **rule: Any,
+    ) -> PruneConfig:
+        """The config the trainer's options describe (command line, Train tab, run logs).
+
+        ``variant`` picks the rule: ``keep`` or ``random`` (BEMA ranks, factorised when
+        ``factorize`` and smaller), ``truncate`` (same ranks, shapes kept) or ``shrink``; ``rule``
+        holds the other :class:`PruneRule` fields (``shrink_factor``, ``min_rank``, ``alpha``…).
+        """
+        if variant not in VARIANTS:
+            raise ConfigError(f"unknown pruning variant {variant!r} (choose from {VARIANTS})")
+        schedule = keep_noise or NoiseSchedule()
+        split = factorize and variant in ("keep", "random")
+        built = PruneRule(
+            method="shrink" if variant == "shrink" else "bema",
+            keep_noise=schedule.values[0],
+            factorize="if_smaller" if split else "never",
+            skip_poor_fit=skip_poor_fit,
+            **rule,
+        )
+        return cls(
+            every_epochs, every_steps, first_cut, built,
+            None if schedule.kind == "constant" else schedule, variant == "random", seed,
+        )  # fmt: skip
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> PruneConfig:
+        """The config :meth:`to_json` wrote (as stored in ``run.json`` and checkpoints)."""
+        fields = dict(record)
+        keep_noise = NoiseSchedule.parse(str(fields.pop("keep_noise", PAPER_KEEP_NOISE)))
+        try:
+            return cls.from_options(keep_noise=keep_noise, **fields)
+        except TypeError as exc:
+            raise ConfigError(f"unreadable pruning settings: {one_line(exc)}") from exc
+
     def validate(self) -> None:
-        """Raise :class:`ConfigError` for a setting out of range."""
+        """Raise :class:`ConfigError` for a setting out of range (the rule checks itself)."""
         if self.every_epochs < 1:
             raise ConfigError(f"prune-every must be at least 1 epoch, got {self.every_epochs}")
         if self.every_steps is not None and self.every_steps < 1:
             raise ConfigError(f"prune-every-steps must be at least 1, got {self.every_steps}")
         if self.first_cut not in ("start", "end"):
             raise ConfigError(f"first cut must be 'start' or 'end', got {self.first_cut!r}")
-        if self.variant not in VARIANTS:
-            raise ConfigError(f"unknown pruning variant {self.variant!r} (choose from {VARIANTS})")
-        if not 0.0 <= self.shrink_factor <= 1.0:
-            raise ConfigError(f"shrink factor must be in [0, 1], got {self.shrink_factor}")
-        if self.min_rank is not None and self.min_rank < 1:
-            raise ConfigError(f"min rank must be at least 1, got {self.min_rank}")
-        if not self.fit_threshold > 0.0:
-            raise ConfigError(f"fit threshold must be positive, got {self.fit_threshold}")
-        if not 0.0 <= self.alpha < 0.5 or not 0.0 < self.beta < 1.0:
-            raise ConfigError(
-                f"need 0 <= alpha < 0.5 and 0 < beta < 1, got {self.alpha}, {self.beta}"
-            )
-        if self.formula not in ("paper", "notebook"):
-            raise ConfigError(f"BEMA formula must be 'paper' or 'notebook', got {self.formula!r}")
+        if self.rule.method not in ("bema", "shrink"):
+            raise ConfigError(f"training cuts by BEMA or shrink, not {self.rule.method!r}")
+        if self.random_subset and self.rule.method != "bema":
+            raise ConfigError("the random variant draws noise directions for the BEMA rule only")
+
+    @property
+    def keep_noise(self) -> NoiseSchedule:
+        """``f`` at each cut: the schedule, else the rule's ``keep_noise`` throughout."""
+        return self.schedule or NoiseSchedule("constant", (self.rule.keep_noise,))
+
+    @property
+    def variant(self) -> PruneVariant:
+        """The notebook's name for this cut (``keep`` without factorising is ``truncate``)."""
+        if self.rule.method == "shrink":
+            return "shrink"
+        if self.random_subset:
+            return "random"
+        return "truncate" if self.rule.factorize == "never" else "keep"
+
+    def rule_at(self, keep_noise: float) -> PruneRule:
+        """The rule of one cut, keeping the fraction ``keep_noise`` of the noise values."""
+        return replace(self.rule, keep_noise=keep_noise)
 
     def fit(self, spectrum: Spectrum) -> BemaResult:
-        """The BEMA fit of one layer's spectrum with these settings."""
-        return bema_fit(
-            spectrum, self.alpha, self.beta, self.formula, good_fit_threshold=self.fit_threshold
-        )
+        """The BEMA fit of one layer's spectrum with the rule's settings."""
+        return self.rule.fit(spectrum)
 
     def cut_steps(self, steps_per_epoch: int, total_steps: int) -> frozenset[int]:
         """Step boundaries (optimiser steps done) at which a cut happens."""
@@ -170,8 +218,46 @@ class PruneConfig:
         )  # fmt: skip
         return (
             f"{self.variant} (f={self.keep_noise.describe()}), {when}, first cut at "
-            f"{self.first_cut}, fit threshold {self.fit_threshold:g}"
+            f"{self.first_cut}, fit threshold {self.rule.fit_threshold:g}"
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The options :meth:`from_json` reads back: plain JSON types, ``f`` as its text."""
+        rule = self.rule
+        return {
+            "every_epochs": self.every_epochs, "every_steps": self.every_steps,
+            "first_cut": self.first_cut, "variant": self.variant,
+            "keep_noise": self.keep_noise.describe(), "shrink_factor": rule.shrink_factor,
+            "min_rank": rule.min_rank, "factorize": rule.factorize != "never",
+            "fit_threshold": rule.fit_threshold, "skip_poor_fit": rule.skip_poor_fit,
+            "alpha": rule.alpha, "beta": rule.beta, "formula": rule.formula, "seed": self.seed,
+        }  # fmt: skip
+
+
+MAX_EPOCHS = 10_000
+MAX_SEED = 2**63 - 1
+TRAIN_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "dims": (list,), "epochs": (int,), "lr": (float,), "momentum": (float,),
+    "batch_size": (int,), "seed": (int,), "limit_train": (int, type(None)),
+    "limit_test": (int, type(None)), "data_root": (str, type(None)),
+    "prune": (dict, type(None)), "threads": (int, type(None)),
+}  # fmt: skip
+
+
+def _json_value(name: str, value: object) -> object:
+    """``value`` of training setting ``name`` if it has the right JSON type (ints for floats
+    allowed, booleans never numbers), else :class:`ConfigError`."""
+    kinds = TRAIN_JSON_TYPES[name]
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if float in kinds and number:
+        return float(value)
+    fits = isinstance(value, kinds) and not (isinstance(value, bool) and int in kinds)
+    if name == "dims":
+        fits = fits and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    if not fits:
+        wanted = " or ".join("null" if kind is type(None) else kind.__name__ for kind in kinds)
+        raise ConfigError(f"training setting {name!r} must be {wanted}, got {str(value)[:40]!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -202,6 +288,10 @@ class TrainConfig:
             raise ConfigError(f"MNIST needs dims from 784 to 10, got {list(self.dims)}")
         if self.epochs < 1:
             raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if self.epochs > MAX_EPOCHS:
+            raise ConfigError(f"epochs must be at most {MAX_EPOCHS:,}, got {self.epochs}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be between 0 and 2**63 - 1, got {self.seed}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
         if not 0.0 <= self.momentum < 1.0:
@@ -222,8 +312,34 @@ class TrainConfig:
         record = asdict(self)
         record["dims"] = list(self.dims)
         if self.prune is not None:
-            record["prune"]["keep_noise"] = self.prune.keep_noise.describe()
+            record["prune"] = self.prune.to_json()
         return record
+
+    def same_run(self, other: TrainConfig) -> bool:
+        """Whether ``other`` trains the same way (threads and the data folder may differ): what
+        a resumed run must keep."""
+        loose = {"threads": None, "data_root": None}
+        return replace(self, **loose) == replace(other, **loose)
+
+    @classmethod
+    def from_json(cls, record: object) -> TrainConfig:
+        """The config :meth:`to_json` wrote (in a checkpoint), checked field by field.
+
+        Missing fields take their defaults; an unknown or mistyped one is a :class:`ConfigError`.
+        """
+        if not isinstance(record, dict):
+            raise ConfigError("the training settings are not a JSON object")
+        unknown = sorted(str(key) for key in record if key not in TRAIN_JSON_TYPES)
+        if unknown:
+            raise ConfigError(f"unknown training setting {unknown[0][:40]!r}")
+        values = {name: _json_value(name, value) for name, value in record.items()}
+        if "dims" in values:
+            values["dims"] = tuple(values["dims"])
+        if values.get("prune") is not None:
+            values["prune"] = PruneConfig.from_json(values["prune"])
+        config = cls(**values)
+        config.validate()
+        return config
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Thread-safe controls for long work: cancel, pause, and a rate gate (no Qt).
 
 A worker polls these at step boundaries; the UI thread sets them. They are plain
-``threading.Event`` wrappers, so a request never depends on a Qt event loop in the worker.
+``threading.Event`` wrappers (or of a flag shared with a worker process),
+so a request never depends on a Qt event loop in the worker.
 """
 
 from __future__ import annotations
@@ -9,15 +10,28 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from rmt_gui.errors import CancelledError
+
+
+class Flag(Protocol):
+    """What the controls need of an event: ``threading.Event`` and shared-memory flags."""
+
+    def set(self) -> None: ...
+
+    def clear(self) -> None: ...
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
 
 
 class CancelToken:
     """Set from any thread to ask the worker to stop at its next step boundary."""
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    def __init__(self, event: Flag | None = None) -> None:
+        self._event = event if event is not None else threading.Event()
 
     def cancel(self) -> None:
         """Ask the worker to stop."""
@@ -40,9 +54,12 @@ class CancelToken:
 class PauseGate:
     """Pause and resume a worker; ``wait()`` blocks while paused, waking for cancel too."""
 
-    def __init__(self, cancel: CancelToken | None = None) -> None:
-        self._running = threading.Event()
-        self._running.set()
+    def __init__(self, cancel: CancelToken | None = None, running: Flag | None = None) -> None:
+        """A new gate is open; one over a shared ``running`` flag is as that flag says."""
+        if running is None:
+            running = threading.Event()
+            running.set()
+        self._running = running
         self._cancel = cancel
 
     def pause(self) -> None:

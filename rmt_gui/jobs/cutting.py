@@ -2,7 +2,8 @@
 
 Each layer is decomposed once (``eigh`` of its smaller Gram matrix, :class:`GramSVD`); the same
 decomposition gives the spectrum for the fit and the vectors for the rebuild. Variants (the
-notebook's algorithms 0-3, GUIDE §1), with ``k = keep_rank(n_signal, p, f, min_rank)``:
+notebook's algorithms 0-3, docs/method.md §4), with ``k = keep_rank(n_signal, p, f, min_rank)``
+chosen by the same :func:`~rmt_gui.model.pruning.choose_rank` as ``rmt-gui prune`` and the app:
 
 - ``keep``: the top ``k`` triplets; a layer is factorised when ``k (in + out) < in * out``;
   a factor of an earlier split is never split again, only truncated;
@@ -10,7 +11,9 @@ notebook's algorithms 0-3, GUIDE §1), with ``k = keep_rank(n_signal, p, f, min_
 - ``shrink``: the noise singular values (after the ``n_signal`` spikes) times a factor;
 - ``random``: all spikes plus ``k - n_signal`` noise directions drawn by a seeded generator.
 
-A layer whose MP fit is poor is left alone when ``skip_poor_fit`` is set, and says so.
+A layer whose MP fit is poor is left alone when ``skip_poor_fit`` is set, and says so. A layer
+with NaN or inf weights, or a spectrum the fit refuses, cannot be cut: the cut stops with a
+:class:`SurgeryError` naming it.
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rmt_gui.errors import one_line
 from rmt_gui.jobs.config import PruneConfig
 from rmt_gui.jobs.events import LayerPruning
 from rmt_gui.model.decomposition import GramSVD
 from rmt_gui.model.module_layers import linear_modules
-from rmt_gui.model.pruning import output_dim
+from rmt_gui.model.pruning import choose_rank, output_dim
+from rmt_gui.model.rule import PruneRule
 from rmt_gui.model.surgery import (
     LayerChange,
+    SurgeryError,
     bias_size,
     get_weight,
     is_factor_layer,
@@ -33,7 +39,6 @@ from rmt_gui.model.surgery import (
     numerical_rank,
     shrink,
 )
-from rmt_gui.spectral import keep_rank
 from rmt_gui.spectral.bema import BemaResult
 from rmt_gui.spectral.spectrum import Spectrum
 
@@ -43,20 +48,19 @@ def linear_weights(model: nn.Module) -> list[str]:
     return [f"{path}.weight" if path else "weight" for path, _ in linear_modules(model)]
 
 
-def _skip_reason(fit: BemaResult, cfg: PruneConfig, rank: int, p: int) -> str:
+def _skip_reason(fit: BemaResult, rule: PruneRule, rank: int, p: int) -> str:
     """Why a layer is left alone, or ``""``."""
-    if cfg.skip_poor_fit and not fit.good_fit:
-        return fit.note or (
-            f"poor MP fit (error {fit.fit_error:.3f} >= threshold {cfg.fit_threshold:g})"
-        )
-    if cfg.variant == "shrink":
+    poor = rule.skip_reason(fit)
+    if poor:
+        return poor
+    if rule.method == "shrink":
         return "" if fit.n_signal < p else "no noise values to shrink"
     return "" if rank < p else f"keeps all {p} singular values"
 
 
 def _indices(fit: BemaResult, rank: int, cfg: PruneConfig, gen: torch.Generator) -> torch.Tensor:
     """Indices of the kept triplets: the top ``rank``, or spikes plus a random noise subset."""
-    if cfg.variant != "random" or rank <= fit.n_signal:
+    if not cfg.random_subset or rank <= fit.n_signal:
         return torch.arange(rank)
     noise = torch.randperm(fit.p - fit.n_signal, generator=gen)[: rank - fit.n_signal]
     return torch.cat([torch.arange(fit.n_signal), noise + fit.n_signal])
@@ -71,12 +75,23 @@ def _apply(
     cfg: PruneConfig,
     gen: torch.Generator,
 ) -> tuple[nn.Module, LayerChange]:
-    """Change one layer as the variant says."""
-    if cfg.variant == "shrink":
-        return shrink(model, layer, fit.n_signal, cfg.shrink_factor, decomposition=svd)
-    split = cfg.variant != "truncate" and cfg.factorize and not is_factor_layer(model, layer)
+    """Change one layer as the rule says."""
+    rule = cfg.rule
+    if rule.method == "shrink":
+        return shrink(model, layer, fit.n_signal, rule.shrink_factor, decomposition=svd)
+    mode = "never" if is_factor_layer(model, layer) else rule.factorize
     idx = _indices(fit, rank, cfg, gen)
-    return keep_subset(model, layer, idx, "if_smaller" if split else "never", decomposition=svd)
+    return keep_subset(model, layer, idx, mode, decomposition=svd)
+
+
+def _analyse(model: nn.Module, layer: str, rule: PruneRule) -> tuple[GramSVD, Spectrum, BemaResult]:
+    """One layer's decomposition, spectrum and fit; :class:`SurgeryError` naming it if refused."""
+    try:
+        svd = GramSVD.of(get_weight(model, layer))
+        spectrum = svd.spectrum()
+        return svd, spectrum, rule.fit(spectrum)
+    except ValueError as exc:
+        raise SurgeryError(f"{layer}: cannot cut this layer: {one_line(exc)}") from exc
 
 
 def _unchanged(
@@ -94,15 +109,17 @@ def _unchanged(
 def prune_network(
     model: nn.Module, cfg: PruneConfig, keep_noise: float, gen: torch.Generator
 ) -> tuple[nn.Module, tuple[LayerPruning, ...]]:
-    """Cut every linear layer of ``model`` once; returns the new model (the input is untouched)."""
-    floor = cfg.min_rank or output_dim(model)
+    """Cut every linear layer of ``model`` once, keeping ``keep_noise`` of the noise values.
+
+    Returns the new model (the input is untouched) and one record per layer.
+    """
+    rule = cfg.rule_at(keep_noise)
+    width = output_dim(model)
     records = []
     for layer in linear_weights(model):
-        svd = GramSVD.of(get_weight(model, layer))
-        spectrum = svd.spectrum()
-        fit = cfg.fit(spectrum)
-        rank = keep_rank(fit.n_signal, fit.p, keep_noise, min(floor, fit.p))
-        reason = _skip_reason(fit, cfg, rank, fit.p)
+        svd, spectrum, fit = _analyse(model, layer, rule)
+        rank = choose_rank(spectrum, fit, rule, rule.floor(width, fit.p))
+        reason = _skip_reason(fit, rule, rank, fit.p)
         if reason:
             records.append(_unchanged(model, layer, svd, spectrum, fit, reason))
             continue

@@ -20,6 +20,9 @@ def export_job(
     metadata: Mapping[str, Any],
     token: CancelToken,
 ) -> Iterator[Path]:
-    """Write ``model`` to ``path`` as ``fmt`` (replacing a file the user chose to overwrite)."""
+    """Write ``model`` to ``path`` as ``fmt``, replacing what the user chose to overwrite.
+
+    A symbolic link there is replaced itself; the file it points to is left alone.
+    """
     token.check()
     yield export_model(model, path, fmt, force=True, history=history, metadata=metadata)

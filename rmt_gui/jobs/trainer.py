@@ -10,8 +10,14 @@ a final ``SpectrumSnapshot``, the final ``CheckpointSaved`` and ``RunEnded``.
 The thread that iterates ``run()`` owns the model. Between two events (a yield point) it may
 read :attr:`Trainer.model` or take :meth:`Trainer.copy_model` to hand to another thread; other
 threads only touch the :class:`CancelToken` and :class:`PauseGate`. Cancelling stops at the next
-step boundary, saves ``cancelled.pt`` and ends with ``RunEnded(status="cancelled")``; closing
-the generator instead loses the steps since the last checkpoint.
+step boundary, evaluates the model it stopped with, saves it as ``cancelled.pt`` and ends with
+``RunEnded(status="cancelled")`` reporting that model's accuracy; closing the generator (or
+killing the process) instead loses the steps since the last checkpoint.
+
+Checkpoints are written atomically, after the logs are flushed and before the epoch's metrics
+row, so ``metrics.csv`` never lists an epoch whose checkpoint is not on disk. Each one holds the
+run's full state (:mod:`rmt_gui.jobs.resume`); ``Trainer(resume=find_resume_point(RUN_DIR))``
+goes on from it and ends with the model the uninterrupted run would have had.
 
 Data: the train and test splits as tensors loaded once; each epoch visits the training set in
 an order drawn from a ``torch.Generator`` seeded with the run's seed and used for nothing else,
@@ -23,14 +29,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional
 
-from rmt_gui.errors import CancelledError, RmtGuiError
+from rmt_gui.errors import CancelledError, FileError, RmtGuiError
 from rmt_gui.jobs.config import ConfigError, PruneConfig, SnapshotPolicy, TrainConfig
 from rmt_gui.jobs.control import CancelToken, PauseGate
 from rmt_gui.jobs.cutting import linear_weights, prune_network
@@ -46,11 +52,17 @@ from rmt_gui.jobs.events import (
     StepLoss,
     TrainEvent,
 )
-from rmt_gui.jobs.run_log import RunLog, checkpoint_path, prepare_run_dir
+from rmt_gui.jobs.resume import (
+    ResumePoint,
+    TrainingState,
+    restore_optimizer,
+    save_checkpoint,
+    set_generator,
+)
+from rmt_gui.jobs.run_log import FINAL_NAMES, RunLog, checkpoint_path, prepare_run_dir, rewind_logs
 from rmt_gui.jobs.snapshots import SpectrumSampler
 from rmt_gui.model.data import MnistSplit, load_mnist
 from rmt_gui.model.evaluate import evaluate
-from rmt_gui.model.export import export_model
 from rmt_gui.model.surgery import detached_copy, get_weight, parameter_count
 from rmt_gui.model.tree import WeightTree, build_mlp
 
@@ -97,10 +109,10 @@ def _derived_seed(seed: int) -> int:
 
 
 class _Clock:
-    """Seconds since the start, pauses excluded."""
+    """Seconds since the start, pauses excluded; ``offset`` seconds were run before (resume)."""
 
-    def __init__(self) -> None:
-        self._start = time.perf_counter()
+    def __init__(self, offset: float = 0.0) -> None:
+        self._start = time.perf_counter() - offset
         self.paused = 0.0
 
     def elapsed(self) -> float:
@@ -108,25 +120,39 @@ class _Clock:
 
 
 class _Run:
-    """Mutable progress of one run, owned by the iterating thread."""
+    """Mutable progress of one run, owned by the iterating thread.
+
+    ``batch`` counts the batches of ``epoch`` done; ``order_start`` is the data-order generator's
+    state before the epoch's shuffle was drawn, so a checkpoint taken mid-epoch draws it again.
+    """
 
     def __init__(
         self, data: TrainData, sampler: SpectrumSampler, per_epoch: int, seed: int
     ) -> None:
         self.data, self.sampler, self.per_epoch = data, sampler, per_epoch
         self.order = torch.Generator().manual_seed(seed)
+        self.order_start = self.order.get_state()
         self.clock = _Clock()
-        self.step = self.epoch = self.correct = 0
+        self.step = self.batch = self.correct = 0
+        self.epoch = 1
         self.started = self.loss_sum = 0.0
-        self.accuracies: list[float] = []
+        self.metrics: list[EpochEnd] = []
 
     @property
     def epochs_done(self) -> float:
         return self.step / self.per_epoch
 
+    @property
+    def accuracies(self) -> list[float]:
+        return [epoch.test_accuracy for epoch in self.metrics]
+
 
 class Trainer:
-    """One training run. Construct anywhere; iterate :meth:`run` on the thread that owns it."""
+    """One training run. Construct anywhere; iterate :meth:`run` on the thread that owns it.
+
+    ``resume`` (from :func:`~rmt_gui.jobs.resume.find_resume_point`) goes on with the run in
+    ``run_dir`` from that checkpoint; ``config`` may then only change threads and the data folder.
+    """
 
     def __init__(
         self,
@@ -139,8 +165,11 @@ class Trainer:
         snapshots: SnapshotPolicy | None = None,
         cancel: CancelToken | None = None,
         pause: PauseGate | None = None,
+        resume: ResumePoint | None = None,
     ) -> None:
-        self.config = config or TrainConfig()
+        self._resume = resume
+        self.config = self._resumed_config(config, run_dir, model) if resume else config
+        self.config = self.config or TrainConfig()
         self.config.validate()
         self.snapshots = snapshots or SnapshotPolicy()
         self.snapshots.validate()
@@ -149,14 +178,37 @@ class Trainer:
         self.cancel = cancel or CancelToken()
         self.pause = pause or PauseGate(self.cancel)
         self._data = data
-        self._model: nn.Module = (
-            trainable_copy(model)
-            if model is not None
-            else build_mlp(self.config.dims, self.config.seed)
-        )
+        self._model: nn.Module = self._first_model(model)
         prune = self.config.prune
-        self._history = [f"rmt-gui train, pruning: {prune.describe() if prune else 'none'}"]
+        self._history = (
+            [*resume.history, f"resumed from {resume.path.name} at step {resume.state.step}"]
+            if resume
+            else [f"rmt-gui train, pruning: {prune.describe() if prune else 'none'}"]
+        )
         self._optimizer: torch.optim.Optimizer | None = None
+        self._log: RunLog | None = None
+        self._superseded: Path | None = None
+
+    def _resumed_config(
+        self, config: TrainConfig | None, run_dir: str | Path | None, model: nn.Module | None
+    ) -> TrainConfig:
+        """The resume point's config (with ``config``'s threads and data folder, if given)."""
+        saved = self._resume.state.config
+        if run_dir is None or model is not None:
+            raise ConfigError("resuming needs the run folder and no other starting model")
+        if config is None:
+            return saved
+        if not config.same_run(saved):
+            raise ConfigError("a resumed run keeps its settings; only threads and data may change")
+        return replace(saved, threads=config.threads, data_root=config.data_root)
+
+    def _first_model(self, model: nn.Module | None) -> nn.Module:
+        """The model training starts from: resumed, a private copy of ``model``, or a new MLP."""
+        if self._resume is not None:
+            return detached_copy(self._resume.model)
+        if model is not None:
+            return trainable_copy(model)
+        return build_mlp(self.config.dims, self.config.seed)
 
     @property
     def model(self) -> nn.Module:
@@ -172,17 +224,43 @@ class Trainer:
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
         data = self._data or load_data(self.config)
-        log = RunLog(prepare_run_dir(self.run_dir, self.overwrite)) if self.run_dir else None
+        per_epoch = math.ceil(len(data.train) / self.config.batch_size)
+        self._check_resume_fits(per_epoch)
+        self._log = self._open_log()
         sampler = SpectrumSampler(self.snapshots, self.config.prune or PruneConfig())
         try:
-            for event in self._events(data, sampler):
-                if log is not None:
-                    log.record(event)
+            for event in self._events(data, sampler, per_epoch):
+                if self._log is not None:
+                    self._log.record(event)
                 yield event
         finally:
             sampler.close()
-            if log is not None:
-                log.close()
+            if self._log is not None:
+                self._log.close()
+
+    def _check_resume_fits(self, per_epoch: int) -> None:
+        """Refuse a resume point whose step does not fit this data's steps per epoch."""
+        if self._resume is None:
+            return
+        state = self._resume.state
+        if state.batch > per_epoch or state.step != (state.epoch - 1) * per_epoch + state.batch:
+            raise FileError(
+                self._resume.path,
+                f"saved at step {state.step} of epoch {state.epoch}, which does not fit "
+                f"{per_epoch} steps per epoch (is the training data the same?)",
+            )
+
+    def _open_log(self) -> RunLog | None:
+        """A fresh run folder, or the resumed run's logs cut back to its checkpoint."""
+        if self.run_dir is None:
+            return None
+        if self._resume is None:
+            return RunLog(prepare_run_dir(self.run_dir, self.overwrite))
+        cancelled = self.run_dir / FINAL_NAMES["cancel"]
+        self._superseded = cancelled if cancelled.is_file() else None
+        state = self._resume.state
+        summary = rewind_logs(self.run_dir, state.step, state.metrics, self._resume.path)
+        return RunLog(self.run_dir, summary)
 
     def _new_optimizer(self) -> None:
         """A fresh SGD over the current parameters (after every cut, as the notebook does)."""
@@ -190,48 +268,81 @@ class Trainer:
             self._model.parameters(), lr=self.config.lr, momentum=self.config.momentum
         )
 
-    def _events(self, data: TrainData, sampler: SpectrumSampler) -> Iterator[TrainEvent]:
+    def _restore(self, run: _Run, subsets: torch.Generator) -> None:
+        """Put ``run`` where the resume point stopped: position, sums, clock, generators and the
+        optimiser (made for the restored model just before)."""
+        state, path = self._resume.state, self._resume.path
+        run.epoch, run.batch, run.step = state.epoch, state.batch, state.step
+        run.loss_sum, run.correct, run.metrics = state.loss_sum, state.correct, list(state.metrics)
+        run.clock = _Clock(state.elapsed)
+        run.started = run.clock.elapsed() - state.epoch_seconds
+        set_generator(run.order, state.rng["order"], path)
+        set_generator(subsets, state.rng["subsets"], path)
+        set_generator(torch.default_generator, state.rng["torch"], path)
+        restore_optimizer(self._optimizer, state.optimizer, path)
+
+    def _events(
+        self, data: TrainData, sampler: SpectrumSampler, per_epoch: int
+    ) -> Iterator[TrainEvent]:
         """The run itself; cancellation ends it with a checkpoint and ``RunEnded``."""
         cfg = self.config
-        run = _Run(data, sampler, math.ceil(len(data.train) / cfg.batch_size), cfg.seed)
+        run = _Run(data, sampler, per_epoch, cfg.seed)
         total = cfg.epochs * run.per_epoch
         cuts = cfg.prune.cut_steps(run.per_epoch, total) if cfg.prune else frozenset()
         subset_seed = cfg.prune.seed if cfg.prune and cfg.prune.seed is not None else cfg.seed
         subsets = torch.Generator().manual_seed(_derived_seed(subset_seed))
         self._new_optimizer()
+        if self._resume is not None:
+            self._restore(run, subsets)
         yield RunStarted(
             cfg, str(self.run_dir) if self.run_dir else None, layer_shapes(self._model),
             parameter_count(self._model), len(data.train), len(data.test), run.per_epoch, total,
         )  # fmt: skip
         if self.snapshots.periodic:
-            sampler.request(0, 0.0, self._model)
+            sampler.request(run.step, run.epochs_done, self._model)
             yield from sampler.collect()
         status = "finished"
         try:
-            for run.epoch in range(1, cfg.epochs + 1):
+            for epoch in range(run.epoch, cfg.epochs + 1):
+                run.epoch = epoch
                 yield from self._train_epoch(run, cuts, subsets)
-                yield from self._end_epoch(run)
+                yield from self._end_epoch(run, subsets)
         except CancelledError:
             status = "cancelled"
+        accuracy = self._stopped_accuracy(run) if status == "cancelled" else None
+        if accuracy is None and run.accuracies:
+            accuracy = run.accuracies[-1]
         if self.snapshots.final:
             sampler.request(run.step, run.epochs_done, self._model, final=True)
         yield from sampler.drain()
         reason = "final" if status == "finished" else "cancel"
-        saved = yield from self._save(reason, run)
+        saved = self._checkpoint(reason, run, subsets, accuracy)
+        if saved is not None:
+            yield CheckpointSaved(saved, run.step, self._epoch_of(run), reason)
+        evaluated = [*run.accuracies, *([accuracy] if status == "cancelled" else [])]
         yield RunEnded(
             status, saved, run.step, run.epochs_done, parameter_count(self._model),
-            layer_shapes(self._model), run.accuracies[-1] if run.accuracies else None,
-            max(run.accuracies) if run.accuracies else None, run.clock.elapsed(),
+            layer_shapes(self._model), accuracy, max(evaluated) if evaluated else None,
+            run.clock.elapsed(),
         )  # fmt: skip
+
+    def _stopped_accuracy(self, run: _Run) -> float:
+        """Test accuracy of the model a cancelled run stopped with (the one it saves)."""
+        accuracy = evaluate(self._model, run.data.test).accuracy
+        self._history.append(f"stopped at step {run.step}: test accuracy {100 * accuracy:.2f}%")
+        return accuracy
 
     def _train_epoch(
         self, run: _Run, cuts: frozenset[int], subsets: torch.Generator
     ) -> Iterator[TrainEvent]:
-        """One pass over the training set in this epoch's order, cutting where scheduled."""
+        """The epoch's batches from ``run.batch`` on, in this epoch's order, cutting where
+        scheduled."""
         images, labels, batch = run.data.train.images, run.data.train.labels, self.config.batch_size
+        run.order_start = run.order.get_state()
         perm = torch.randperm(len(run.data.train), generator=run.order)
-        run.started, run.loss_sum, run.correct = run.clock.elapsed(), 0.0, 0
-        for index in range(run.per_epoch):
+        if run.batch == 0:
+            run.started, run.loss_sum, run.correct = run.clock.elapsed(), 0.0, 0
+        for index in range(run.batch, run.per_epoch):
             if self.pause.paused:
                 yield from self._wait_paused(run)
             self.cancel.check()
@@ -242,7 +353,7 @@ class Trainer:
                     yield from run.sampler.collect()
             rows = perm[index * batch : (index + 1) * batch]
             loss, hits = self._step(images[rows], labels[rows])
-            run.step += 1
+            run.step, run.batch = run.step + 1, index + 1
             if not math.isfinite(loss):
                 raise TrainingError(
                     f"the loss became {loss} at step {run.step} (epoch {run.epoch}); "
@@ -266,18 +377,22 @@ class Trainer:
         run.clock.paused += waited
         yield Resumed(run.step, waited)
 
-    def _end_epoch(self, run: _Run) -> Iterator[TrainEvent]:
-        """Evaluate on the test split, report the epoch and save its checkpoint."""
+    def _end_epoch(self, run: _Run, subsets: torch.Generator) -> Iterator[TrainEvent]:
+        """Evaluate on the test split, save the epoch's checkpoint, then report the epoch."""
         seconds = run.clock.elapsed() - run.started
         result = evaluate(self._model, run.data.test, progress=self.cancel.progress_callback())
-        run.accuracies.append(result.accuracy)
         self._history.append(f"epoch {run.epoch}: test accuracy {100 * result.accuracy:.2f}%")
         n = len(run.data.train)
-        yield EpochEnd(
+        event = EpochEnd(
             run.epoch, run.step, run.loss_sum / n, run.correct / n, result.loss, result.accuracy,
             parameter_count(self._model), seconds, result.seconds, run.clock.elapsed(),
         )  # fmt: skip
-        yield from self._save("epoch", run)
+        run.metrics.append(event)
+        saved = self._checkpoint("epoch", run, subsets, result.accuracy)
+        run.batch = 0
+        yield event
+        if saved is not None:
+            yield CheckpointSaved(saved, run.step, run.epoch, "epoch")
 
     def _step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, int]:
         """One SGD step on a mini-batch: ``(loss, correct predictions)``."""
@@ -309,19 +424,55 @@ class Trainer:
         )
         return event
 
-    def _save(self, reason: str, run: _Run) -> Iterator[TrainEvent]:
-        """Write a checkpoint (when there is a run folder); returns its path."""
+    def _epoch_of(self, run: _Run) -> int:
+        """The epoch a checkpoint belongs to (the last one when a resumed run had none left)."""
+        return min(run.epoch, self.config.epochs)
+
+    def _state(self, reason: str, run: _Run, subsets: torch.Generator) -> TrainingState:
+        """What a checkpoint needs to go on: after an epoch, the start of the next one; after a
+        stop, the batch it stopped before."""
+        ended = reason == "epoch"
+        rng = {
+            "torch": torch.get_rng_state(),
+            "order": run.order.get_state() if ended else run.order_start,
+            "subsets": subsets.get_state(),
+        }
+        return TrainingState(
+            config=self.config,
+            epoch=run.epoch + 1 if ended else run.epoch,
+            batch=0 if ended else run.batch,
+            step=run.step,
+            optimizer=self._optimizer.state_dict(),
+            rng=rng,
+            loss_sum=0.0 if ended else run.loss_sum,
+            correct=0 if ended else run.correct,
+            epoch_seconds=0.0 if ended else run.clock.elapsed() - run.started,
+            elapsed=run.clock.elapsed(),
+            metrics=tuple(run.metrics),
+        )
+
+    def _checkpoint(
+        self, reason: str, run: _Run, subsets: torch.Generator, accuracy: float | None
+    ) -> str | None:
+        """Flush the logs, then write a checkpoint atomically (with the training state, except
+        the final one); ``None`` without a run folder."""
         if self.run_dir is None:
             return None
-        path = checkpoint_path(self.run_dir, reason, run.epoch)
+        if self._log is not None:
+            self._log.flush()
+        epoch = self._epoch_of(run)
+        path = checkpoint_path(self.run_dir, reason, epoch)
         metadata = {
             "source": "rmt-gui train",
             "config": self.config.to_json(),
             "step": run.step,
-            "epoch": run.epoch,
+            "epoch": epoch,
             "status": {"epoch": "training", "final": "finished", "cancel": "cancelled"}[reason],
-            "test_accuracy": run.accuracies[-1] if run.accuracies else None,
+            "test_accuracy": accuracy,
         }
-        export_model(self._model, path, force=True, history=list(self._history), metadata=metadata)
-        yield CheckpointSaved(str(path), run.step, run.epoch, reason)
+        state = None if reason == "final" else self._state(reason, run, subsets)
+        save_checkpoint(path, self._model, list(self._history), metadata, state)
+        if self._superseded is not None and self._superseded != path:
+            self._superseded.unlink(missing_ok=True)
+            self._superseded = None
         return str(path)

@@ -1,20 +1,24 @@
 """Spectral analysis of every layer of an opened model file, one layer at a time.
 
 Spectra are cached by the weight's content, so a layer seen before (in this file or another,
-or before an undo) is never decomposed twice.
+or before an undo) is never decomposed twice. Layers with fewer than ``min_fit_p`` eigenvalues
+may be listed without a fit (:class:`UnfittedLayer`), so a file of many tiny tensors stays fast.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from rmt_gui.model.checkpoint import Checkpoint, LayerInfo
 from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA, LayerAnalysis, analyze_spectrum
+from rmt_gui.spectral.analysis import top_singular_values
 from rmt_gui.spectral.bema import Variant
 from rmt_gui.spectral.spectrum import Spectrum, spectrum_of
 
@@ -25,6 +29,42 @@ class LayerFailure:
 
     info: LayerInfo
     problem: str
+
+
+@dataclass(frozen=True)
+class UnfittedLayer:
+    """A layer listed with its largest singular value but not fitted: too few eigenvalues."""
+
+    info: LayerInfo
+    sv_max: float
+
+    @property
+    def note(self) -> str:
+        """Why there is no fit, e.g. ``too small to fit: p = 2 eigenvalues``."""
+        p = min(self.info.shape)
+        return f"too small to fit: p = {p} eigenvalue{'' if p == 1 else 's'}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The record of :meth:`LayerAnalysis.to_json` with the fit's fields ``None``."""
+        return {
+            "name": self.info.name,
+            "shape": list(self.info.shape),
+            "params": self.info.params,
+            "sv_max": self.sv_max,
+            **dict.fromkeys(UNFITTED_FIELDS),
+            "note": self.note,
+        }
+
+
+UNFITTED_FIELDS = (
+    "n_signal", "sigma2", "lambda_plus", "sv_threshold", "fit_error", "good_fit",
+    "rank_gavish_donoho",
+)  # fmt: skip
+"""The fields of a layer record that a layer without a fit has as ``None``."""
+BATCH_LAYERS = 4096
+"""Layers too small to fit whose largest singular values are computed in one batched call."""
+BATCH_VALUES = 1 << 22
+"""Weights one such batch may hold (32 MB in float64)."""
 
 
 class SpectrumCache:
@@ -38,10 +78,13 @@ class SpectrumCache:
 
     @staticmethod
     def key(matrix: np.ndarray) -> str:
-        """Content key: dtype, shape and a BLAKE2 digest of the bytes."""
+        """Content key: dtype, shape and a BLAKE2 digest of the bytes.
+
+        ``dtype.str`` (``<f4``) is an attribute; ``str(dtype)`` costs more than a small digest.
+        """
         data = np.ascontiguousarray(matrix)
         digest = hashlib.blake2b(memoryview(data).cast("B"), digest_size=16).hexdigest()
-        return f"{data.dtype}:{data.shape}:{digest}"
+        return f"{data.dtype.str}:{data.shape}:{digest}"
 
     def spectrum(self, matrix: np.ndarray) -> Spectrum:
         """The spectrum of ``matrix``, computed at most once per content."""
@@ -61,6 +104,58 @@ class SpectrumCache:
 DEFAULT_CACHE = SpectrumCache()
 
 
+def analyze_layer(
+    info: LayerInfo,
+    matrix: np.ndarray,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+    beta: float = DEFAULT_BETA,
+    variant: Variant = "paper",
+    cache: SpectrumCache = DEFAULT_CACHE,
+    min_fit_p: int = 1,
+) -> LayerAnalysis | UnfittedLayer | LayerFailure:
+    """One layer's analysis (unfitted below ``min_fit_p`` eigenvalues), or a :class:`LayerFailure`.
+
+    The spectral code raises ``ValueError`` for NaN or infinite weights, values outside
+    float64's range and a Tracy-Widom cutoff that cannot be formed; each message is for users.
+    """
+    try:
+        spec = cache.spectrum(matrix)
+        if spec.p < min_fit_p:
+            return UnfittedLayer(info, float(spec.singular_values[0]))
+        return analyze_spectrum(
+            info.name, spec, info.params, alpha=alpha, beta=beta, variant=variant
+        )
+    except ValueError as exc:
+        return LayerFailure(info, str(exc))
+
+
+def _batchable(matrix: np.ndarray) -> bool:
+    """Whether a weight can join a batch: a float type that float64 holds exactly."""
+    return matrix.dtype.kind == "f" and matrix.dtype.itemsize <= 8
+
+
+def _unfitted_batch(
+    batch: list[tuple[LayerInfo, np.ndarray]], cache: SpectrumCache, min_fit_p: int
+) -> Iterator[LayerAnalysis | UnfittedLayer | LayerFailure]:
+    """The layers of ``batch`` (all too small to fit), in order, their ``sv_max`` computed by shape.
+
+    A weight the batched route marks as refused goes through :func:`analyze_layer`, for the
+    spectral code's own message.
+    """
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for index, (info, _) in enumerate(batch):
+        by_shape.setdefault(info.shape, []).append(index)
+    top = np.empty(len(batch))
+    for indices in by_shape.values():
+        top[indices] = top_singular_values(np.stack([batch[i][1] for i in indices]))
+    for (info, matrix), sv_max in zip(batch, top.tolist(), strict=True):
+        if math.isnan(sv_max):
+            yield analyze_layer(info, matrix, cache=cache, min_fit_p=min_fit_p)
+        else:
+            yield UnfittedLayer(info, sv_max)
+
+
 def analyze_layers(
     checkpoint: Checkpoint,
     names: list[str] | None = None,
@@ -69,17 +164,30 @@ def analyze_layers(
     beta: float = DEFAULT_BETA,
     variant: Variant = "paper",
     cache: SpectrumCache = DEFAULT_CACHE,
-) -> Iterator[LayerAnalysis | LayerFailure]:
-    """Yield one analysis (or failure) per layer, in model order; consumers may stop at any time."""
+    min_fit_p: int = 1,
+) -> Iterator[LayerAnalysis | UnfittedLayer | LayerFailure]:
+    """Yield one analysis (or failure) per layer, in model order; consumers may stop at any time.
+
+    Layers with fewer than ``min_fit_p`` eigenvalues are gathered and listed in batches, so a
+    file of 200,000 tiny tensors takes seconds, not minutes.
+    """
+    batch: list[tuple[LayerInfo, np.ndarray]] = []
+    values = 0
+    wanted = None if names is None else set(names)
     for info in checkpoint.layers():
-        if names is not None and info.name not in names:
+        if wanted is not None and info.name not in wanted:
             continue
         matrix = checkpoint.read(info.name)
-        try:
-            spec = cache.spectrum(matrix)
-        except ValueError as exc:
-            yield LayerFailure(info, str(exc))
+        if min(info.shape) < min_fit_p and _batchable(matrix):
+            batch.append((info, matrix))
+            values += matrix.size
+            if len(batch) >= BATCH_LAYERS or values >= BATCH_VALUES:
+                yield from _unfitted_batch(batch, cache, min_fit_p)
+                batch, values = [], 0
             continue
-        yield analyze_spectrum(
-            info.name, spec, info.params, alpha=alpha, beta=beta, variant=variant
+        yield from _unfitted_batch(batch, cache, min_fit_p)
+        batch, values = [], 0
+        yield analyze_layer(
+            info, matrix, alpha=alpha, beta=beta, variant=variant, cache=cache, min_fit_p=min_fit_p
         )
+    yield from _unfitted_batch(batch, cache, min_fit_p)

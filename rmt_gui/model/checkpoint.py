@@ -10,6 +10,7 @@ from __future__ import annotations
 import zipfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,12 +74,17 @@ class Checkpoint(ABC):
         and refuses ``forward`` with a clear message.
         """
 
+    @cached_property
+    def _layers_by_name(self) -> dict[str, LayerInfo]:
+        """The layers by name, built once (a file's layers never change): each lookup is O(1)."""
+        return {info.name: info for info in self.layers()}
+
     def layer(self, name: str) -> LayerInfo:
         """The :class:`LayerInfo` called ``name``."""
-        for info in self.layers():
-            if info.name == name:
-                return info
-        raise FileError(self.path, f"no layer named {name!r}")
+        info = self._layers_by_name.get(name)
+        if info is None:
+            raise FileError(self.path, f"no layer named {name!r}")
+        return info
 
     def read(self, name: str) -> np.ndarray:
         """Layer ``name`` as a 2-D ``(out, in)`` array, half precision widened to float32."""

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -17,25 +18,34 @@ import torch
 from rmt_gui.spectral.spectrum import Spectrum
 
 
-def _gram(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool]:
-    """``(w64, gram, right)``: the smaller Gram matrix; ``right`` when it is ``W^T W``."""
+def _gram(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool, float]:
+    """``(w64, gram, right, scale)``: the smaller Gram matrix of ``W / scale``; ``right`` when it
+    is ``W^T W``.
+
+    ``scale`` is the power of two at or above ``max|W|`` (exact to divide by), so the Gram matrix
+    neither overflows for weights near 1e155 nor underflows for tiny ones; singular values of
+    ``W`` are those of the scaled matrix times ``scale``.
+    """
     w = weight.detach().to(torch.float64)
+    top = float(w.abs().max()) if w.numel() else 0.0
+    scale = 2.0 ** math.ceil(math.log2(top)) if top > 0 else 1.0
+    ws = w / scale
     right = w.shape[1] <= w.shape[0]
-    return w, (w.T @ w if right else w @ w.T), right
+    return w, (ws.T @ ws if right else ws @ ws.T), right, scale
 
 
-def _clean(values: torch.Tensor) -> torch.Tensor:
-    """Eigenvalues ``s**2`` (ascending) with the rounding floor set to zero, as singular values."""
+def _clean(values: torch.Tensor, scale: float) -> torch.Tensor:
+    """Singular values (ascending) from Gram eigenvalues of ``W / scale``, rounding floor zeroed."""
     floor = values.shape[0] * torch.finfo(torch.float64).eps * max(float(values[-1]), 0.0)
-    return torch.where(values > floor, values, torch.zeros_like(values)).sqrt()
+    return torch.where(values > floor, values, torch.zeros_like(values)).sqrt() * scale
 
 
 def weight_spectrum(weight: torch.Tensor) -> Spectrum:
     """The :class:`Spectrum` of a 2-D weight (values only) by the float64 Gram route."""
     if not bool(torch.isfinite(weight).all()):
-        raise ValueError("matrix contains NaN or inf values")
-    _, gram, _ = _gram(weight)
-    s = _clean(torch.linalg.eigvalsh(gram)).flip(0)
+        raise ValueError("NaN or infinite weights")
+    _, gram, _, scale = _gram(weight)
+    s = _clean(torch.linalg.eigvalsh(gram), scale).flip(0)
     return Spectrum.from_singular_values(s.numpy(), tuple(weight.shape))
 
 
@@ -56,10 +66,10 @@ class GramSVD:
     def of(cls, weight: torch.Tensor) -> GramSVD:
         """Decompose a 2-D weight; ``ValueError`` for NaN or inf entries."""
         if not bool(torch.isfinite(weight).all()):
-            raise ValueError("matrix contains NaN or inf values")
-        w, gram, right = _gram(weight)
+            raise ValueError("NaN or infinite weights")
+        w, gram, right, scale = _gram(weight)
         values, vectors = torch.linalg.eigh(gram)
-        return cls(w, _clean(values).flip(0), vectors.flip(1), right)
+        return cls(w, _clean(values, scale).flip(0), vectors.flip(1), right)
 
     @property
     def shape(self) -> tuple[int, int]:

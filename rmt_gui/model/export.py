@@ -1,70 +1,49 @@
-"""Export a model atomically: written to a temporary file beside the target, then renamed.
+"""Export a model atomically (see :mod:`rmt_gui.model.atomic_file`) in one of four formats.
 
-An existing file (the source included) is never replaced unless ``force`` is given.
+An existing file (the source included) is never replaced unless ``force`` is given. Without an
+explicit format the file keeps the model runnable: our format for our MLPs, TorchScript for any
+other module, whose code our format cannot record.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import stat
-import tempfile
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import torch
 from torch import nn
 
-from rmt_gui.errors import FileError
+from rmt_gui.errors import FileError, one_line
+from rmt_gui.model.atomic_file import atomic_write
 from rmt_gui.model.evaluate import check_runnable
 from rmt_gui.model.jit import quiet_jit
 from rmt_gui.model.native import architecture_of, save_native
+from rmt_gui.model.tree import NotRunnableError, WeightTree
 
 FORMATS = ("rmt-gui", "state-dict", "safetensors", "torchscript")
 SUFFIX_FORMATS = {".safetensors": "safetensors", ".ts": "torchscript", ".jit": "torchscript"}
 
 
-def infer_format(path: str | Path) -> str:
-    """Format from the file name: ``.safetensors``, ``.ts``/``.jit`` (TorchScript), else ours."""
-    return SUFFIX_FORMATS.get(Path(path).suffix.lower(), "rmt-gui")
+def default_format(model: nn.Module, path: str | Path) -> str:
+    """The suffix's format (``.safetensors``, ``.ts``), else one that keeps ``model`` runnable.
 
-
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, write: Callable[[BinaryIO], None], force: bool = False) -> Path:
-    """Call ``write`` on a temporary file in ``path``'s folder, then rename it into place.
-
-    The result gets the usual permissions of a new file (or keeps those of the file it replaces).
+    Our format records only our own MLPs (and plain weights); any other module, TorchScript or
+    a trusted pickle, stays runnable only as TorchScript.
     """
-    path = Path(path)
-    if path.exists() and not force:
-        raise FileError(path, "already exists; choose another name or pass --force to replace it")
-    if path.is_dir():
-        raise FileError(path, "is a folder")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileError(path, f"folder {folder} does not exist")
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    by_name = SUFFIX_FORMATS.get(Path(path).suffix.lower())
+    if by_name is not None:
+        return by_name
+    return "rmt-gui" if isinstance(model, WeightTree) else "torchscript"
+
+
+def weights_only_warning(model: nn.Module, path: str | Path, fmt: str) -> str | None:
+    """Why a ``fmt`` file at ``path`` cannot run ``model`` as it was, or ``None`` when it can."""
+    if fmt == "torchscript" or isinstance(model, WeightTree):
+        return None
+    return f"{path} holds weights only, not the model's code: rmt-gui cannot run it as it was"
 
 
 def _state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -72,17 +51,32 @@ def _state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
 
+def _trace(model: nn.Module) -> torch.jit.ScriptModule:
+    """``model`` traced on one MNIST image, ``[1, 1, 28, 28]`` or else flattened to ``[1, 784]``."""
+    image = torch.zeros(1, 1, 28, 28)
+    with torch.no_grad(), quiet_jit(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        try:
+            return torch.jit.trace(model, image, check_trace=False)
+        except Exception as first:
+            try:
+                return torch.jit.trace(model, image.flatten(1), check_trace=False)
+            except Exception:
+                raise NotRunnableError(
+                    f"cannot convert the model to TorchScript: it does not run on MNIST images "
+                    f"({one_line(first)})"
+                ) from first
+
+
 def _torchscript(model: nn.Module) -> torch.jit.ScriptModule:
-    """``model`` as TorchScript: itself, scripted, or traced on one MNIST-shaped input."""
+    """``model`` as TorchScript: itself, or traced in evaluation mode."""
     if isinstance(model, torch.jit.ScriptModule):
         return model
     check_runnable(model)
-    example = torch.zeros(1, 1, 28, 28)
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad(), quiet_jit():
-            return torch.jit.trace(model, example, check_trace=False)
+        return _trace(model)
     finally:
         model.train(was_training)
 
@@ -104,8 +98,12 @@ def export_model(
     history: list[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``model`` to ``path`` as ``fmt`` (inferred from the name when ``None``)."""
-    fmt = fmt or infer_format(path)
+    """Write ``model`` to ``path`` as ``fmt`` (:func:`default_format` when ``None``).
+
+    With ``force`` an existing file or symbolic link at ``path`` is replaced (a link itself, not
+    the file it points to).
+    """
+    fmt = fmt or default_format(model, path)
     if fmt not in FORMATS:
         raise FileError(Path(path), f"unknown export format {fmt!r} (choose from {FORMATS})")
     scripted = _torchscript(model) if fmt == "torchscript" else None

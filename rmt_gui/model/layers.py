@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import numpy as np
 
 from rmt_gui.model.checkpoint import LayerInfo
 
@@ -70,7 +69,7 @@ def layers_from_tensors(tensors: Iterable[TensorMeta]) -> list[LayerInfo]:
         if len(meta.shape) == 4 and not name.endswith("weight"):
             continue
         rows = meta.shape[0]
-        cols = int(np.prod(meta.shape[1:]))
+        cols = math.prod(meta.shape[1:])
         layers.append(
             LayerInfo(
                 name=name,

@@ -7,16 +7,33 @@ checkpoints, this project's format, pickled modules with ``trust``), legacy pick
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 
 from rmt_gui.errors import FileError
 from rmt_gui.model.checkpoint import Checkpoint, zip_names
 from rmt_gui.model.formats.numpy_files import NpyCheckpoint, NpzCheckpoint
+from rmt_gui.model.formats.pickle_scan import starts_with_pickle
 from rmt_gui.model.formats.safetensors_file import SafetensorsCheckpoint, looks_like_safetensors
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
 PICKLE_PROTOCOL = 0x80
+OS_PROBLEMS = {
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EACCES: "cannot be read: permission denied",
+    errno.EPERM: "cannot be read: permission denied",
+    errno.ELOOP: "is a link that loops back on itself",
+    errno.ENOTDIR: "no such file (a part of the path is a file, not a folder)",
+}
+SPECIAL_FILES = (
+    (stat.S_ISFIFO, "named pipe (FIFO)"),
+    (stat.S_ISCHR, "character device"),
+    (stat.S_ISBLK, "block device"),
+    (stat.S_ISSOCK, "socket"),
+)
 
 
 def _open_torch(path: Path, trust: bool) -> Checkpoint:
@@ -32,16 +49,15 @@ def open_checkpoint(path: str | Path, trust: bool = False) -> Checkpoint:
     ``trust`` allows full unpickling of a pickled ``nn.Module``, which runs code from the file.
     A file without any fully connected (2-D float) weight is refused: there is nothing to show.
     """
+    if not os.fspath(path):
+        raise FileError(path, "no file name given")
     path = Path(path)
-    if not path.exists():
-        raise FileError(path, "no such file")
-    if path.is_dir():
-        raise FileError(path, "is a folder, not a model file")
+    _check_regular_file(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(16)
     except OSError as exc:
-        raise FileError(path, f"cannot be read ({exc.strerror or exc})") from exc
+        raise FileError(path, _os_problem(exc)) from exc
     if not head:
         raise FileError(path, "is empty")
     checkpoint = _open_by_content(path, head, trust)
@@ -50,6 +66,41 @@ def open_checkpoint(path: str | Path, trust: bool = False) -> Checkpoint:
             path, f"no 2-D float weights (fully connected layers) in this {checkpoint.format} file"
         )
     return checkpoint
+
+
+def _os_problem(exc: OSError) -> str:
+    """What an operating-system error on the model file means, in plain words."""
+    return OS_PROBLEMS.get(exc.errno, f"cannot be read ({exc.strerror or exc})")
+
+
+def _check_regular_file(path: Path) -> None:
+    """Refuse, without opening it, anything but a regular file (a link to one is fine).
+
+    Opening a named pipe for reading blocks until someone writes to it, and a device such as
+    ``/dev/zero`` never ends, so neither may reach a reader.
+    """
+    try:
+        mode = path.stat().st_mode
+    except ValueError as exc:
+        raise FileError(path, "the file name contains a NUL byte") from exc
+    except FileNotFoundError as exc:
+        raise FileError(path, _missing_problem(path)) from exc
+    except OSError as exc:
+        raise FileError(path, _os_problem(exc)) from exc
+    if stat.S_ISDIR(mode):
+        raise FileError(path, "is a folder, not a model file")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in SPECIAL_FILES if test(mode)), "special file")
+        raise FileError(path, f"is a {kind}, not a regular model file")
+
+
+def _missing_problem(path: Path) -> str:
+    """Why ``stat`` found nothing: a link pointing nowhere, or no such file at all."""
+    try:
+        is_link = stat.S_ISLNK(path.lstat().st_mode)
+    except OSError:
+        is_link = False
+    return "is a broken link (its target does not exist)" if is_link else "no such file"
 
 
 def _open_by_content(path: Path, head: bytes, trust: bool) -> Checkpoint:
@@ -67,7 +118,7 @@ def _open_by_content(path: Path, head: bytes, trust: bool) -> Checkpoint:
         raise FileError(path, "a zip archive, but not a PyTorch or NumPy file")
     if looks_like_safetensors(head, path.stat().st_size):
         return SafetensorsCheckpoint(path)
-    if head[0] == PICKLE_PROTOCOL:
+    if head[0] == PICKLE_PROTOCOL or starts_with_pickle(path):
         return _open_torch(path, trust)
     raise FileError(
         path,

@@ -1,20 +1,25 @@
 """Pruning rules: choose each layer's rank from its spectrum, preview, then apply by SVD.
 
 Planning needs only singular values (cached from the analysis), so a preview of ranks and
-parameter counts is instant; applying takes one float64 SVD per layer.
+parameter counts is instant; applying takes one float64 SVD per layer. The rule itself is
+:class:`~rmt_gui.model.rule.PruneRule`, shared with the trainer's cuts. A layer whose weights
+are not all finite, or whose spectrum the BEMA fit refuses, is left alone with a note saying
+why; the others are planned as usual.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+import numpy as np
+import torch
 from torch import nn
 
+from rmt_gui.errors import one_line
 from rmt_gui.model.analysis import DEFAULT_CACHE, SpectrumCache
-from rmt_gui.model.module_layers import is_linear
+from rmt_gui.model.module_layers import is_linear, linear_modules
+from rmt_gui.model.rule import PruneRule
 from rmt_gui.model.surgery import (
-    Factorize,
     LayerChange,
     bias_size,
     get_weight,
@@ -22,50 +27,18 @@ from rmt_gui.model.surgery import (
     owner_of,
     should_factorize,
     shrink,
+    submodule,
     truncate,
 )
 from rmt_gui.model.tree import WeightTree
 from rmt_gui.spectral import (
-    DEFAULT_ALPHA,
-    DEFAULT_BETA,
-    bema_fit,
     energy_rank,
     gavish_donoho_rank,
     keep_rank,
     mp_edge_rank,
 )
+from rmt_gui.spectral.bema import BemaResult
 from rmt_gui.spectral.spectrum import Spectrum
-
-Method = Literal["bema", "rank", "gavish-donoho", "mp-edge", "energy", "shrink"]
-METHODS: tuple[Method, ...] = ("bema", "rank", "gavish-donoho", "mp-edge", "energy", "shrink")
-
-
-@dataclass(frozen=True)
-class PruneRule:
-    """How to choose ranks: a method and its parameters (GUIDE §1 for ``bema`` and ``shrink``)."""
-
-    method: Method = "bema"
-    keep_noise: float = 0.0
-    rank: int | None = None
-    shrink_factor: float = 0.5
-    energy: float = 0.9
-    min_rank: int = 1
-    factorize: Factorize = "never"
-    alpha: float = DEFAULT_ALPHA
-    beta: float = DEFAULT_BETA
-    skip_poor_fit: bool = False
-
-    def describe(self) -> str:
-        """A short human-readable summary for history entries and logs."""
-        text = {
-            "bema": f"BEMA, keep {self.keep_noise:g} of noise",
-            "rank": f"rank {self.rank}",
-            "gavish-donoho": "Gavish–Donoho",
-            "mp-edge": "MP edge",
-            "energy": f"energy {self.energy:g}",
-            "shrink": f"shrink noise ×{self.shrink_factor:g}",
-        }[self.method]
-        return text + (", factorised" if self.factorize != "never" else "")
 
 
 @dataclass(frozen=True)
@@ -84,45 +57,69 @@ class LayerPlan:
 
 
 def output_dim(model: nn.Module) -> int:
-    """The network's output width when it is a known MLP chain, else 1."""
+    """The default minimum rank: the outputs of the network's last linear layer, 1 if none.
+
+    The last layer is the end of the chain for a rebuilt MLP, else the last linear layer in
+    definition order, so the same network gives the same width from every file format
+    (state dict, safetensors, TorchScript, a pickled module, this project's format).
+    """
+    tail = model
     if isinstance(model, WeightTree) and model.chain:
-        last = model.get_submodule(model.chain[-1])
-        return int(last[1].out_features if isinstance(last, nn.Sequential) else last.out_features)
-    return 1
+        tail = submodule(model, model.chain[-1])
+    linears = [module for _, module in linear_modules(tail)]
+    return int(linears[-1].weight.shape[0]) if linears else 1
 
 
-def choose_rank(spectrum: Spectrum, rule: PruneRule) -> tuple[int, int, bool]:
-    """``(rank to keep, BEMA n_signal, good fit)`` for one layer's spectrum under ``rule``."""
-    fit = bema_fit(spectrum, alpha=rule.alpha, beta=rule.beta)
+def choose_rank(spectrum: Spectrum, fit: BemaResult, rule: PruneRule, floor: int) -> int:
+    """The rank ``rule`` keeps of a layer, never below ``floor`` except for a manual rank.
+
+    For ``shrink`` it is the number of spikes left as they are.
+    """
     p = spectrum.p
-    floor = min(rule.min_rank, p)
     if rule.method == "bema":
-        rank = keep_rank(fit.n_signal, p, rule.keep_noise, floor)
-    elif rule.method == "rank":
-        if rule.rank is None:
-            raise ValueError("method 'rank' needs a rank")
-        rank = min(int(rule.rank), p)
-    elif rule.method == "gavish-donoho":
-        rank = max(gavish_donoho_rank(spectrum), floor)
-    elif rule.method == "mp-edge":
-        rank = max(mp_edge_rank(spectrum, fit), floor)
-    elif rule.method == "energy":
-        rank = max(energy_rank(spectrum, rule.energy), floor)
-    elif rule.method == "shrink":
-        rank = fit.n_signal
-    else:
-        raise ValueError(f"unknown pruning method {rule.method!r}")
-    return rank, fit.n_signal, fit.good_fit
+        return keep_rank(fit.n_signal, p, rule.keep_noise, floor)
+    if rule.method == "rank":
+        return min(rule.rank or p, p)
+    if rule.method == "gavish-donoho":
+        return max(gavish_donoho_rank(spectrum), floor)
+    if rule.method == "mp-edge":
+        return max(mp_edge_rank(spectrum, fit), floor)
+    if rule.method == "energy":
+        return max(energy_rank(spectrum, rule.energy), floor)
+    return fit.n_signal
 
 
-def plan_layer(model: nn.Module, layer: str, rule: PruneRule, cache: SpectrumCache) -> LayerPlan:
+def not_finite(weight: np.ndarray) -> str:
+    """``"NaN"`` or ``"inf"`` when ``weight`` holds such values, else ``""``."""
+    if np.isfinite(weight).all():
+        return ""
+    return "NaN" if np.isnan(weight).any() else "inf"
+
+
+def _left_alone(layer: str, shape: tuple[int, int], params: int, reason: str) -> LayerPlan:
+    """The plan of a layer that cannot be planned (``reason`` says why): nothing changes."""
+    return LayerPlan(layer, shape, min(shape), 0, False, False, params, params, reason)
+
+
+def plan_layer(
+    model: nn.Module, layer: str, rule: PruneRule, cache: SpectrumCache, output_width: int
+) -> LayerPlan:
     """Plan one layer from its cached spectrum, without touching the model."""
-    weight = get_weight(model, layer).cpu().float().numpy()
+    tensor = get_weight(model, layer).detach().cpu()
+    weight = (tensor if tensor.dtype == torch.float64 else tensor.float()).numpy()
     shape = (int(weight.shape[0]), int(weight.shape[1]))
-    rank, n_signal, good = choose_rank(cache.spectrum(weight), rule)
     bias = bias_size(model, layer)
     before = shape[0] * shape[1] + bias
-    skipped = "poor MP fit" if rule.skip_poor_fit and not good else ""
+    bad = not_finite(weight)
+    if bad:
+        return _left_alone(layer, shape, before, f"{bad} weights, left as they are")
+    try:
+        spectrum = cache.spectrum(weight)
+        fit = rule.fit(spectrum)
+    except ValueError as exc:
+        return _left_alone(layer, shape, before, f"left as it is: {one_line(exc)}")
+    rank = choose_rank(spectrum, fit, rule, rule.floor(output_width, spectrum.p))
+    skipped = rule.skip_reason(fit)
     split = (
         rule.method != "shrink"
         and not skipped
@@ -131,14 +128,15 @@ def plan_layer(model: nn.Module, layer: str, rule: PruneRule, cache: SpectrumCac
         and should_factorize(rank, shape, rule.factorize)
     )
     after = rank * (shape[0] + shape[1]) + bias if split else before
-    return LayerPlan(layer, shape, rank, n_signal, good, split, before, after, skipped)
+    return LayerPlan(layer, shape, rank, fit.n_signal, fit.good_fit, split, before, after, skipped)
 
 
 def plan(
     model: nn.Module, layers: list[str], rule: PruneRule, cache: SpectrumCache = DEFAULT_CACHE
 ) -> list[LayerPlan]:
-    """A :class:`LayerPlan` for each of ``layers``."""
-    return [plan_layer(model, layer, rule, cache) for layer in layers]
+    """A :class:`LayerPlan` for each of ``layers`` (the floor is the model's output width)."""
+    width = output_dim(model)
+    return [plan_layer(model, layer, rule, cache, width) for layer in layers]
 
 
 def apply_plan(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import io
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
@@ -21,9 +20,8 @@ from rmt_gui.errors import RmtGuiError
 from rmt_gui.model.decomposition import GramSVD
 from rmt_gui.model.jit import quiet_jit
 from rmt_gui.model.module_layers import is_linear
+from rmt_gui.model.rule import Factorize
 from rmt_gui.model.tree import is_factor_pair
-
-Factorize = Literal["never", "if_smaller", "always"]
 
 
 class SurgeryError(RmtGuiError):
@@ -65,10 +63,13 @@ def submodule(model: nn.Module, path: str) -> nn.Module:
     """The module at dotted ``path`` (also for TorchScript, which lacks ``get_submodule``)."""
     module = model
     for part in filter(None, path.split(".")):
-        children = dict(module.named_children())
-        if part not in children:
+        children = module._modules  # a dict lookup: scanning named_children is O(children)
+        child = children.get(part) if isinstance(children, dict) else None
+        if child is None:
+            child = dict(module.named_children()).get(part)
+        if child is None:
             raise SurgeryError(f"no module named {path!r}")
-        module = children[part]
+        module = child
     return module
 
 

@@ -13,7 +13,7 @@ ReLU between them (none inside a factorised pair) and returns log-probabilities.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -22,10 +22,17 @@ from rmt_gui.errors import RmtGuiError
 
 MNIST_INPUTS = 28 * 28
 MNIST_CLASSES = 10
+MAX_TENSORS = 10_000
+"""Tensors a rebuilt module tree may hold: real models have hundreds; 200,000 take minutes."""
 
 
 class NotRunnableError(RmtGuiError):
     """The architecture could not be rebuilt: spectra and export still work, evaluation does not."""
+
+
+class KeyClashError(RmtGuiError):
+    """The keys cannot all live in one module tree (``fc1.weight`` beside ``fc1.weight.weight``,
+    an empty name, a name ``nn.Module`` itself uses): no module can hold the file's tensors."""
 
 
 def linear_dims(module: nn.Module) -> tuple[int, int] | None:
@@ -77,9 +84,10 @@ def _group(state: Mapping[str, torch.Tensor]) -> dict[str, dict[str, torch.Tenso
 
 
 def _as_linear(leaves: Mapping[str, torch.Tensor]) -> nn.Linear | None:
-    """An ``nn.Linear`` carrying exactly ``weight`` (2-D float) and an optional matching bias."""
+    """An ``nn.Linear`` carrying exactly ``weight`` (2-D float, not empty) and an optional
+    matching bias."""
     weight, bias = leaves.get("weight"), leaves.get("bias")
-    if weight is None or weight.ndim != 2 or not weight.is_floating_point():
+    if weight is None or weight.ndim != 2 or not weight.is_floating_point() or not weight.numel():
         return None
     if set(leaves) - {"weight", "bias"}:
         return None
@@ -103,9 +111,14 @@ def _ensure_path(root: nn.Module, path: str) -> nn.Module:
 
 
 def _attach(root: nn.Module, path: str, module: nn.Module) -> None:
-    """Place ``module`` at dotted ``path`` under ``root`` (replacing an empty container)."""
+    """Place ``module`` at dotted ``path`` under ``root``, taking over a container's children."""
     parent, _, name = path.rpartition(".")
-    _ensure_path(root, parent).add_module(name, module)
+    holder = _ensure_path(root, parent)
+    previous = holder._modules.get(name)
+    if previous is not None:
+        for child, submodule in previous.named_children():
+            module.add_module(child, submodule)
+    holder.add_module(name, module)
 
 
 def _fold_factor_pairs(root: nn.Module) -> None:
@@ -137,22 +150,61 @@ def find_chain(root: nn.Module) -> list[str]:
     return names if names and width == MNIST_CLASSES else []
 
 
+def _check_keys(keys: Iterable[str]) -> None:
+    """Refuse keys no module tree can hold: empty names, and a tensor named like a submodule."""
+    keys = list(keys)
+    parents: dict[str, str] = {}
+    for key in keys:
+        parts = key.split(".")
+        if not all(parts):
+            what = "is empty" if not key else "has an empty part between dots"
+            raise KeyClashError(f"cannot rebuild a model: the key {key!r} {what}")
+        for end in range(1, len(parts)):
+            parents.setdefault(".".join(parts[:end]), key)
+    for key in keys:
+        if key in parents:
+            raise KeyClashError(f"cannot rebuild a model: key clash {key} / {parents[key]}")
+
+
+def _place(root: nn.Module, prefix: str, leaves: Mapping[str, torch.Tensor]) -> None:
+    """Put the tensors of one ``prefix`` under ``root``: as an ``nn.Linear`` where they fit."""
+    linear = _as_linear(leaves) if prefix else None
+    if linear is not None:
+        _attach(root, prefix, linear)
+        return
+    holder = _ensure_path(root, prefix)
+    for leaf, tensor in leaves.items():
+        if tensor.is_floating_point():
+            parameter = nn.Parameter(tensor, requires_grad=tensor.requires_grad)
+            holder.register_parameter(leaf, parameter)
+        else:
+            holder.register_buffer(leaf, tensor)
+
+
+def check_tensor_count(count: int) -> None:
+    """Refuse, before any work, a tree of more than :data:`MAX_TENSORS` tensors (one line)."""
+    if count > MAX_TENSORS:
+        raise RmtGuiError(f"cannot rebuild a model from {count} tensors (at most {MAX_TENSORS})")
+
+
 def tree_from_state_dict(state: Mapping[str, torch.Tensor]) -> WeightTree:
-    """Rebuild a :class:`WeightTree` holding ``state`` (tensors are shared, not copied)."""
+    """Rebuild a :class:`WeightTree` holding ``state`` (tensors are shared, not copied).
+
+    Raises :class:`KeyClashError` when the keys cannot form one module tree, and
+    :class:`RmtGuiError` for more than :data:`MAX_TENSORS` tensors.
+    """
+    check_tensor_count(len(state))
+    _check_keys(state)
     root = WeightTree()
     for prefix, leaves in _group(state).items():
-        linear = _as_linear(leaves) if prefix else None
-        if linear is not None:
-            _attach(root, prefix, linear)
-            continue
-        holder = _ensure_path(root, prefix)
-        for leaf, tensor in leaves.items():
-            if tensor.is_floating_point():
-                holder.register_parameter(
-                    leaf, nn.Parameter(tensor, requires_grad=tensor.requires_grad)
-                )
-            else:
-                holder.register_buffer(leaf, tensor)
+        try:
+            _place(root, prefix, leaves)
+        except KeyError as exc:  # torch refuses names nn.Module already uses ("forward", ...)
+            where = f"under {prefix}" if prefix else "at the top level"
+            raise KeyClashError(
+                f"cannot rebuild a model: a key {where} uses a name nn.Module reserves "
+                f"({exc.args[0]})"
+            ) from exc
     _fold_factor_pairs(root)
     root.chain = find_chain(root)
     return root

@@ -7,6 +7,7 @@ from rmt_gui.spectral.bema import (
     GOOD_FIT_THRESHOLD,
     BemaResult,
     bema_fit,
+    check_bema_options,
     tracy_widom_margin,
 )
 from rmt_gui.spectral.estimators import (
@@ -30,6 +31,7 @@ __all__ = [
     "analyze_matrix",
     "analyze_spectrum",
     "bema_fit",
+    "check_bema_options",
     "energy_rank",
     "gavish_donoho_rank",
     "gavish_donoho_threshold",

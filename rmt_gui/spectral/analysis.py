@@ -1,6 +1,6 @@
 """One layer's full spectral report: spectrum, BEMA fit and comparison ranks.
 
-Values follow GUIDE §1: eigenvalues ``s**2 / n`` with ``n = max(out, in)``; ``sv_max`` and
+Values follow docs/method.md §1: eigenvalues ``s**2 / n`` with ``n = max(out, in)``; ``sv_max`` and
 ``sv_threshold`` are on the singular-value scale of the ``(out, in)`` weight.
 """
 
@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from numpy.typing import ArrayLike
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from rmt_gui.spectral.bema import DEFAULT_ALPHA, DEFAULT_BETA, BemaResult, Variant, bema_fit
 from rmt_gui.spectral.estimators import gavish_donoho_rank
-from rmt_gui.spectral.spectrum import Spectrum, spectrum_of
+from rmt_gui.spectral.spectrum import MIN_TOP_EIGENVALUE, Spectrum, spectrum_of
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,9 @@ class LayerAnalysis:
     params: int
 
     def to_json(self) -> dict[str, Any]:
-        """The per-layer record of ``rmt-gui analyze --json``."""
+        """The per-layer record of ``rmt-gui analyze --json``; ``note`` only for degenerate fits."""
         fit = self.fit
-        return {
+        record = {
             "name": self.name,
             "shape": list(self.spectrum.shape),
             "params": self.params,
@@ -42,6 +43,7 @@ class LayerAnalysis:
             "good_fit": fit.good_fit,
             "rank_gavish_donoho": self.rank_gavish_donoho,
         }
+        return {**record, "note": fit.note} if fit.note else record
 
 
 def analyze_spectrum(
@@ -77,3 +79,26 @@ def analyze_matrix(
     return analyze_spectrum(
         name, spectrum_of(matrix), params, alpha=alpha, beta=beta, variant=variant
     )
+
+
+def top_singular_values(stack: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Largest singular value of each matrix of a ``(k, out, in)`` stack, by one batched Gram route.
+
+    For layers too small to fit, where only ``sv_max`` is shown: thousands of them cost one call.
+    Each matrix is scaled by its own binary exponent (exact), as :func:`spectrum_of` does; ``NaN``
+    marks a matrix with NaN or infinite weights or a top eigenvalue ``s**2 / n`` outside
+    float64's range, which :func:`spectrum_of` would refuse with its message.
+    """
+    w = np.asarray(stack, dtype=np.float64)
+    n = max(w.shape[1:])
+    finite = np.isfinite(w).all(axis=(1, 2))
+    w = np.where(finite[:, None, None], w, 0.0)
+    exponent = np.frexp(np.abs(w).max(axis=(1, 2)))[1]
+    unit = np.ldexp(w, -exponent[:, None, None])
+    flipped = unit.transpose(0, 2, 1)
+    gram = unit @ flipped if w.shape[1] <= w.shape[2] else flipped @ unit
+    with np.errstate(over="ignore", under="ignore"):
+        top = np.ldexp(np.sqrt(np.maximum(np.linalg.eigvalsh(gram)[:, -1], 0.0)), exponent)
+        eigenvalue = top * (top / n)
+    in_range = np.isfinite(eigenvalue) & ((top == 0.0) | (eigenvalue >= MIN_TOP_EIGENVALUE))
+    return np.where(finite & in_range, top, np.nan)

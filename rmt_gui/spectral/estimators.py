@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from rmt_gui.spectral.bema import BemaResult
+from rmt_gui.spectral.checks import real_number
 from rmt_gui.spectral.spectrum import Spectrum
 
 
@@ -40,12 +41,17 @@ def mp_edge_rank(spectrum: Spectrum, fit: BemaResult) -> int:
 
 
 def energy_rank(spectrum: Spectrum, fraction: float = 0.9) -> int:
-    """Smallest ``k`` whose top ``k`` singular values hold ``fraction`` of ``sum(s**2)``."""
+    """Smallest ``k`` whose top ``k`` singular values hold ``fraction`` of ``sum(s**2)``.
+
+    The energies are taken relative to the largest, so the running sum cannot overflow.
+    """
+    fraction = real_number(fraction, "energy fraction")
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"energy fraction must be in (0, 1], got {fraction}")
-    energy = np.cumsum(spectrum.singular_values**2)
-    if energy[-1] == 0.0:
+    top = spectrum.eigenvalues[0]
+    if top == 0.0:
         return 0
+    energy = np.cumsum(spectrum.eigenvalues / top)
     return int(np.searchsorted(energy, fraction * energy[-1] * (1 - 1e-12)) + 1)
 
 
@@ -55,6 +61,7 @@ def keep_rank(n_signal: int, p: int, fraction: float, min_rank: int = 1) -> int:
     The result is never below ``min_rank`` (the network's output dimension in the paper) and
     never above ``p``.
     """
+    fraction = real_number(fraction, "noise fraction")
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"noise fraction must be in [0, 1], got {fraction}")
     if not 0 <= n_signal <= p:

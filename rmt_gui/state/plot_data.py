@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from rmt_gui.state.bounds import bounded
+
 if TYPE_CHECKING:
     from rmt_gui.jobs.analysis_job import LayerReport
 
@@ -26,7 +28,7 @@ class PlotOptions:
 
     scale: Scale = "eigen"
     log: bool = True
-    bins: int = 60
+    bins: int = bounded(60, 5, 400)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""Start the desktop app: the window is shown first, heavy imports and loading follow in workers."""
+"""Start the desktop app: the window is shown first, heavy imports and loading follow in workers.
+
+One app runs per user (and settings store): a later launch hands its files to it and exits
+(see :mod:`rmt_gui.ui.single_instance`), unless it asks for a new window. Such a launch needs
+only QtCore and QtNetwork: the widget modules (and pyqtgraph) load once a window is made.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from rmt_gui.ui import theme
-from rmt_gui.ui.collector import UiCollector
-from rmt_gui.ui.main_window import MainWindow
 from rmt_gui.ui.settings import AppSettings, user_settings
+from rmt_gui.ui.single_instance import InstanceServer, hand_over, server_name
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "resources" / "default_model.pt"
 
@@ -24,7 +27,10 @@ def default_model() -> Path | None:
 
 def application() -> QApplication:
     """The process's QApplication with the app's names and style; garbage is collected on
-    the UI thread only (:class:`UiCollector`)."""
+    the UI thread only (:class:`UiCollector`). Widget modules load only now (see :func:`main`)."""
+    from rmt_gui.ui import theme
+    from rmt_gui.ui.collector import UiCollector
+
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "rmt-gui"])
     app.setApplicationName("rmt-gui")
     app.setOrganizationName("rmt-gui")
@@ -35,10 +41,30 @@ def application() -> QApplication:
     return app
 
 
-def main(files: Sequence[str | Path] = ()) -> int:
-    """Show the window, then open ``files`` (or the default model); run until it closes."""
+def main(files: Sequence[str | Path] = (), new_window: bool = False) -> int:
+    """Open ``files`` in the running app if there is one (not with ``new_window``); else show
+    the window, open them (or the default model) and run until it closes."""
+    settings = AppSettings(user_settings())
+    paths = [Path(f) for f in files]
+    name = server_name(settings.location())
+    found = "busy" if new_window else hand_over(name, paths)
+    if found == "opened":
+        return 0
+    return run_window(settings, paths, name if found == "absent" else None)
+
+
+def run_window(settings: AppSettings, paths: list[Path], name: str | None) -> int:
+    """Show the window (listening on ``name`` for later launches, if given) until it closes."""
+    from rmt_gui.ui.main_window import MainWindow
+
     app = application()
-    window = MainWindow(AppSettings(user_settings()), default_model(), [Path(f) for f in files])
+    window = MainWindow(settings, default_model(), paths)
+    server = InstanceServer(window)
+    if name is not None and server.listen(name):
+        server.filesReceived.connect(window.receive)
     window.show()
     QTimer.singleShot(0, window.start)
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        server.close()

@@ -98,14 +98,18 @@ class DataMissingDialog(QDialog):
         self.downloadRequested.emit(self.root)
 
 
-def ask_export_path(parent: QWidget, suggested: Path) -> tuple[Path, str] | None:
-    """A target file and export format, or ``None`` if cancelled."""
+def ask_export_path(
+    parent: QWidget, suggested: Path, default: str = "rmt-gui"
+) -> tuple[Path, str] | None:
+    """A target file and export format (``default`` preselected), or ``None`` if cancelled."""
+    label = next(text for text, (fmt, _) in EXPORT_FILTERS.items() if fmt == default)
     path, chosen = QFileDialog.getSaveFileName(
-        parent, "Export model", str(suggested), ";;".join(EXPORT_FILTERS)
-    )
+        parent, "Export model", str(suggested.with_suffix(EXPORT_FILTERS[label][1])),
+        ";;".join(EXPORT_FILTERS), label,
+    )  # fmt: skip
     if not path:
         return None
-    fmt, suffix = EXPORT_FILTERS.get(chosen, ("rmt-gui", ".pt"))
+    fmt, suffix = EXPORT_FILTERS.get(chosen, EXPORT_FILTERS[label])
     target = Path(path)
     return (target if target.suffix else target.with_suffix(suffix)), fmt
 

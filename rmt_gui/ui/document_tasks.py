@@ -1,4 +1,8 @@
-"""Evaluation, rank sweeps, exports and plot images of one document, run as jobs."""
+"""Evaluation, rank sweeps, exports and plot images of one document, run as jobs.
+
+Results reach the UI thread and go into the document (evaluations, sweep points, the saved
+mark, status lines); the views subscribed to it redraw themselves.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ class DocumentTasks(QObject):
             return False
         if doc.not_runnable:
             self.view.history.set_note(doc.not_runnable)
-            self.view.status.emit(f"{doc.name}: {doc.not_runnable}", True)
+            doc.post_status(f"{doc.name}: {doc.not_runnable}", True)
             return False
         return True
 
@@ -49,44 +53,31 @@ class DocumentTasks(QObject):
         from rmt_gui.jobs.evaluation import EvalProgress, evaluate_job
 
         view = self.view
-        step = view.document.history.current
+        doc = view.document
+        step = doc.history.current
         count = view.history.count.value()
 
         def item(result) -> None:
             if isinstance(result, EvalProgress):
                 view.history.set_progress(result.done, result.total)
                 return
-            step.evaluation = result
             view.history.set_progress(0, 0)
-            view._refresh_history()
-            view.status.emit(
+            doc.post_status(
                 f"{step.description}: accuracy {100 * result.accuracy:.2f}%, loss "
-                f"{result.loss:.4f} on {result.count:,} test images ({result.seconds:.2f} s)",
-                False,
+                f"{result.loss:.4f} on {result.count:,} test images ({result.seconds:.2f} s)"
             )
-            self.layer_selected(view.current_layer(), None)
+            doc.set_evaluation(step.model, result)
 
         def failed(message: str) -> None:
             view.history.set_progress(0, 0)
             view.history.set_note(message)
-            view.status.emit(f"{view.path.name}: evaluation failed: {message}", True)
+            doc.post_status(f"{doc.name}: evaluation failed: {message}", True)
 
         view.history.set_progress(0, count)
         self.runner.start(
             "evaluate", lambda token: evaluate_job(step.model, root, count, token),
             on_item=item, on_error=failed, on_cancel=lambda: view.history.set_progress(0, 0),
         )  # fmt: skip
-
-    def layer_selected(self, name: str | None, report) -> None:
-        """Keep the sweep tab's title and reference line in step with the selection."""
-        view = self.view
-        doc = view.document
-        if doc is None or name is None:
-            return
-        if not view.runner.running("sweep"):
-            view.sweep.title.setText(f"Layer <b>{name}</b>: press Run sweep")
-        evaluation = doc.history.current.evaluation
-        view.sweep.set_full(evaluation.accuracy if evaluation is not None else None)
 
     def sweep(self) -> None:
         """Sweep the selected layer's rank (asks for the data if missing)."""
@@ -103,33 +94,38 @@ class DocumentTasks(QObject):
         from rmt_gui.jobs.sweep import rank_sweep, sweep_ranks
 
         view = self.view
-        model = view.document.model
+        doc, layer = view.document, report.name
+        model = doc.model
         fit = report.analysis.fit
         marks = [fit.n_signal, report.analysis.rank_gavish_donoho]
         ranks = sweep_ranks(fit.p, view.sweep.points.value(), marks, view.sweep.spacing)
         count = view.history.count.value()
-        view.sweep.begin(report.name, fit.n_signal, len(ranks))
+        doc.begin_sweep(model, layer, fit.n_signal, len(ranks))
         self.runner.start(
-            "sweep", lambda token: rank_sweep(model, report.name, ranks, root, count, token),
-            on_item=view.sweep.add_point,
-            on_error=lambda message: view.sweep.set_message(f"Sweep failed: {message}"),
-            on_cancel=lambda: view.sweep.set_message("Sweep cancelled (points so far are kept)."),
+            "sweep", lambda token: rank_sweep(model, layer, ranks, root, count, token),
+            on_item=lambda point: doc.add_sweep_point(model, layer, point.rank, point.accuracy),
+            on_error=lambda message: doc.end_sweep(model, layer, f"Sweep failed: {message}"),
+            on_cancel=lambda: doc.end_sweep(
+                model, layer, "Sweep cancelled (points so far are kept)."
+            ),
         )  # fmt: skip
 
     def export_model(self) -> None:
         """Ask for a target and format, then write the current state in the background."""
         from rmt_gui.jobs.export_job import export_job
+        from rmt_gui.model.export import default_format, weights_only_warning
 
         view = self.view
         doc = view.document
         if doc is None:
             return
         suggested = doc.path.with_name(f"{doc.path.stem}-pruned.pt")
-        choice = ask_export_path(view, suggested)
+        choice = ask_export_path(view, suggested, default_format(doc.model, suggested))
         if choice is None:
             return
         path, fmt = choice
         model = doc.model
+        warning = weights_only_warning(model, path, fmt)
         steps = doc.history.steps[: doc.history.cursor + 1]
         history = [*getattr(doc.checkpoint, "history", []), *(s.description for s in steps)]
         evaluation = steps[-1].evaluation
@@ -138,21 +134,20 @@ class DocumentTasks(QObject):
             metadata["evaluation"] = evaluation.to_json()
 
         def done(written: Path) -> None:
-            view.busy.emit("", 0, 0)
-            if doc.model is model:
-                doc.mark_saved()
-            view.status.emit(f"Exported {fmt} to {written}", False)
-            view.changed.emit()
+            doc.set_busy("")
+            note = f" (warning: {warning})" if warning else ""
+            doc.post_status(f"Exported {fmt} to {written}{note}", warning is not None)
+            doc.mark_saved(model)
 
         def failed(message: str) -> None:
-            view.busy.emit("", 0, 0)
-            view.status.emit(f"Export failed: {message}", True)
+            doc.set_busy("")
+            doc.post_status(f"Export failed: {message}", True)
             show_error(view, "Export failed", message)
 
-        view.busy.emit(f"Exporting to {path.name}…", 0, 0)
+        doc.set_busy(f"Exporting to {path.name}…")
         self.runner.start(
             "export", lambda token: export_job(model, path, fmt, history, metadata, token),
-            on_item=done, on_error=failed, on_cancel=lambda: view.busy.emit("", 0, 0),
+            on_item=done, on_error=failed, on_cancel=lambda: doc.set_busy(""),
         )  # fmt: skip
 
     def export_report(self, base: Path | None = None) -> None:
@@ -162,7 +157,7 @@ class DocumentTasks(QObject):
         view = self.view
         doc = view.document
         if doc is None or not doc.analysis().complete:
-            view.status.emit("The report needs every layer analysed first.", True)
+            view.post_status("The report needs every layer analysed first.", True)
             return
         if base is None:
             suggested = str(doc.path.with_name(f"{doc.path.stem}-report.html"))
@@ -172,16 +167,14 @@ class DocumentTasks(QObject):
                 return
             base = Path(chosen)
         writer = HtmlReportWriter(doc, base, view.plot_options)
-        writer.progress.connect(
-            lambda done, total: view.busy.emit("Rendering report…", done, total)
-        )
+        writer.progress.connect(lambda done, total: doc.set_busy("Rendering report…", done, total))
         writer.finished.connect(self._report_written)
         self.report_writer = writer
         writer.start()
 
     def _report_written(self, paths: list[Path]) -> None:
-        self.view.busy.emit("", 0, 0)
-        self.view.status.emit("Report written: " + ", ".join(str(p) for p in paths), False)
+        self.view.set_busy("")
+        self.view.post_status("Report written: " + ", ".join(str(p) for p in paths))
         self.report_writer = None
 
     def save_plot(self) -> None:
@@ -190,4 +183,4 @@ class DocumentTasks(QObject):
         name = (view.current_layer() or "spectrum").replace(".", "_")
         outcome = save_plot_dialog(view.spectrum, view.path.with_name(f"{name}.png"))
         if outcome is not None:
-            view.status.emit(*outcome)
+            view.post_status(*outcome)

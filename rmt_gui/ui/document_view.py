@@ -1,21 +1,24 @@
-"""One open model file: layer table, spectrum views, prune panel and history, kept in sync.
+"""One open model file: layer table, spectrum views, prune panel and history.
 
-Opening, analysis, previews and pruning run as jobs (see :mod:`rmt_gui.ui.workers`); this view
-reacts to their results and to the user. Evaluation, sweeps and export live in
-:class:`rmt_gui.ui.document_tasks.DocumentTasks`.
+Opening, analysis, previews and pruning run as jobs (see :mod:`rmt_gui.ui.workers`); their
+results, posted to the UI thread, go into the :class:`~rmt_gui.state.document.Document`, whose
+events every part of the view subscribes to (the history panel and sweep view on their own).
+Evaluation, sweeps and export live in :class:`rmt_gui.ui.document_tasks.DocumentTasks`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from rmt_gui.state.document import Document, successor_layer
+from rmt_gui.state.events import ReportAdded
 from rmt_gui.state.plot_data import PlotOptions
+from rmt_gui.state.preview import PreviewRow, plans_to_apply, preview_rows
+from rmt_gui.state.settings_schema import ViewSettings
+from rmt_gui.state.workspace import Workspace
 from rmt_gui.ui import theme
 from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.document_tasks import DocumentTasks
@@ -34,31 +37,27 @@ BEFORE = "before pruning (as opened)"
 class DocumentView(QWidget):
     """Everything about one file; the main window shows one per tab."""
 
-    status = Signal(str, bool)
-    busy = Signal(str, int, int)
+    opening = Signal(str)
     opened = Signal(Path)
     openFailed = Signal(Path, str)
     trustNeeded = Signal(Path)
-    changed = Signal()
 
     def __init__(
         self,
         path: Path,
-        options: dict[str, Any],
+        options: ViewSettings,
         data: DataSource,
-        peers: Callable[[], list[DocumentView]],
+        workspace: Workspace,
         trust: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.path, self.trust, self.peers = Path(path), trust, peers
+        self.path, self.trust, self.workspace = Path(path), trust, workspace
         self.document: Document | None = None
         self.preview = None
+        self.preview_rows: tuple[PreviewRow, ...] = ()
         self.runner = Runner(self)
-        plot = options.get("plot", {})
-        self.plot_options = PlotOptions(
-            plot.get("scale", "eigen"), bool(plot.get("log", True)), int(plot.get("bins", 60))
-        )
+        self.plot_options = options.plot
         self.header = QLabel(f"Opening <b>{self.path.name}</b>…")
         self.banner = QLabel("")
         self.banner.setWordWrap(True)
@@ -67,13 +66,11 @@ class DocumentView(QWidget):
         )
         self.banner.hide()
         self.table = LayerTable()
-        self.history = HistoryPanel(int(options.get("eval_count", 10_000)))
+        self.history = HistoryPanel(options.eval_count)
         self.spectrum = SpectrumView(self.plot_options)
         self.multiples = MultiplesView(self.plot_options)
-        self.sweep = SweepView(
-            int(options.get("sweep_points", 16)), bool(options.get("sweep_log", True))
-        )
-        self.prune = PrunePanel(options.get("prune", {}))
+        self.sweep = SweepView(options.sweep_points, options.sweep_log)
+        self.prune = PrunePanel(options.prune)
         self.views = QTabWidget()
         self.views.addTab(self.spectrum, "Spectrum")
         self.views.addTab(self.multiples, "All layers")
@@ -112,6 +109,8 @@ class DocumentView(QWidget):
         self.history.undoRequested.connect(self.undo)
         self.history.redoRequested.connect(self.redo)
         self.history.jumpRequested.connect(self.jump)
+        self.workspace.document_added.connect(self._peers_changed)
+        self.workspace.document_removed.connect(self._peers_changed)
         self.history.evaluateRequested.connect(self.tasks.evaluate)
         self.history.cancelRequested.connect(lambda: self.runner.cancel("evaluate"))
         self.sweep.startRequested.connect(self.tasks.sweep)
@@ -128,12 +127,24 @@ class DocumentView(QWidget):
 
             return open_and_analyze(path, trust, token)
 
-        self.busy.emit(f"Opening {path.name}…", 0, 0)
+        self.opening.emit(f"Opening {path.name}…")
         self.runner.start(
             "open", work, on_item=self._open_item, on_done=self._analysis_done,
             on_error=lambda message: self.openFailed.emit(self.path, message),
-            on_cancel=lambda: self.busy.emit("", 0, 0),
+            on_cancel=lambda: self.set_busy(""),
         )  # fmt: skip
+
+    def post_status(self, text: str, error: bool = False) -> None:
+        """A message of this document for the status bar (shown while its tab is current)."""
+        if self.document is not None:
+            self.document.post_status(text, error)
+
+    def set_busy(self, text: str, done: int = 0, total: int = 0) -> None:
+        """Progress of this document's background work (``""``: none)."""
+        if self.document is not None:
+            self.document.set_busy(text, done, total)
+        elif not text:
+            self.opening.emit("")
 
     def _open_item(self, item) -> None:
         from rmt_gui.jobs.analysis_job import NeedsTrust, Opened
@@ -141,34 +152,51 @@ class DocumentView(QWidget):
         if isinstance(item, NeedsTrust):
             self.trustNeeded.emit(item.path)
         elif isinstance(item, Opened):
-            self.document = Document(item)
-            self.opened.emit(self.path)
-            self._state_changed(analyse=False)
+            self._bind(Document(item))
         else:
-            self._report_arrived(self.document.original, item)
+            self.document.add_report(self.document.original, item)
 
-    def _report_arrived(self, model, report) -> None:
-        doc = self.document
-        doc.add_report(model, report)
-        if model is not doc.model:
+    def _bind(self, doc: Document) -> None:
+        """Show ``doc`` and subscribe to its events (and add it to the workspace)."""
+        self.document = doc
+        doc.state_changed.connect(self._state_changed)
+        doc.report_added.connect(self._report_arrived)
+        doc.saved_changed.connect(self._saved_changed)
+        self.history.bind(doc)
+        self.sweep.bind(doc)
+        self.workspace.add(doc)
+        self.opening.emit("")
+        self.opened.emit(self.path)
+        doc.post_status(f"Opened {self.path}")
+        self._state_changed()
+
+    def _report_arrived(self, event: ReportAdded) -> None:
+        if not event.current:
             return
+        doc, report = self.document, event.report
         analysis = doc.analysis()
         self.table.source.set_report(report)
         self.multiples.update_report(report.name, report)
         done, total = len(analysis.reports), len(analysis.layers)
-        self.busy.emit(f"Analysing {doc.name}: {report.name}", done, total)
+        self.set_busy(f"Analysing {doc.name}: {report.name}", done, total)
         if self.current_layer() is None:
             self.table.select_layer(report.name)
         elif report.name == self.current_layer():
             self.show_layer(report.name)
 
-    def _analysis_done(self) -> None:
-        self.busy.emit("", 0, 0)
+    def _analysis_done(self, announce: bool = True) -> None:
+        """Every layer is analysed; the count is announced for the opened file only (a pruned
+        state keeps the message of the pruning that made it)."""
         doc = self.document
         if doc is not None:
+            self.set_busy("")
             self._set_header()
-            self.status.emit(f"{doc.name}: {len(doc.reports())} layers analysed", False)
+            if announce:
+                doc.post_status(f"{doc.name}: {len(doc.reports())} layers analysed")
             self.request_preview()
+
+    def _saved_changed(self, _dirty: bool) -> None:
+        self._set_header()
 
     def _analyse(self) -> None:
         """Analyse the current state's layers (cached spectra make unchanged layers instant)."""
@@ -180,17 +208,18 @@ class DocumentView(QWidget):
         doc.start_analysis(model, layers)
         self.runner.start(
             "analysis", lambda token: analyze_model(model, layers, token),
-            on_item=lambda report: self._report_arrived(model, report),
-            on_done=self._analysis_done, on_cancel=lambda: self.busy.emit("", 0, 0),
+            on_item=lambda report: doc.add_report(model, report),
+            on_done=lambda: self._analysis_done(announce=False),
+            on_cancel=lambda: self.set_busy(""),
         )  # fmt: skip
 
-    def _state_changed(self, analyse: bool = True) -> None:
-        """The current model changed (opened, pruned, undone): refresh every view."""
+    def _state_changed(self, *_event: object) -> None:
+        """The current model changed (opened, pruned, undone): redraw this view's own parts."""
         doc = self.document
         keep = self.current_layer()
-        self.preview = None
+        self.preview, self.preview_rows = None, ()
         self.prune.clear_preview("Preview appears once the spectra are ready.")
-        if doc.analysis() is None and analyse:
+        if doc.analysis() is None:
             self._analyse()
         analysis = doc.analysis()
         names = [info.name for info in analysis.layers]
@@ -201,12 +230,14 @@ class DocumentView(QWidget):
         target = keep if keep in names else successor_layer(keep, analysis.layers)
         if target:
             self.table.select_layer(target)
-        self._refresh_history()
         self._set_header()
         self.spectrum.set_overlay_choices(self.overlay_labels())
         if analysis.complete:
             self.request_preview()
-        self.changed.emit()
+
+    def _peers_changed(self, _document: Document) -> None:
+        """A file opened or closed elsewhere: it can (no longer) be overlaid."""
+        self.spectrum.set_overlay_choices(self.overlay_labels())
 
     def _set_header(self) -> None:
         from rmt_gui.model.surgery import parameter_count
@@ -223,10 +254,6 @@ class DocumentView(QWidget):
                             "runnable model.")  # fmt: skip
         self.banner.setVisible(bool(doc.not_runnable))
         self.history.set_note("")
-
-    def _refresh_history(self) -> None:
-        history = self.document.history
-        self.history.show_history(history.steps, history.cursor)
 
     # -- selection and plots ----------------------------------------------------------------
 
@@ -247,16 +274,17 @@ class DocumentView(QWidget):
     def overlay_labels(self) -> list[str]:
         """Spectra that can be overlaid: the opened state, and other open files."""
         labels = [BEFORE] if self.document and self.document.history.cursor > 0 else []
-        return labels + [peer.path.name for peer in self.peers() if peer is not self]
+        others = self.workspace.documents
+        return labels + [doc.name for doc in others if doc is not self.document]
 
     def _overlay_report(self, name: str):
         label = self.spectrum.overlay_box.currentText()
         doc = self.document
         if label == BEFORE and doc is not None:
             return doc.counterpart(name, doc.original)
-        for peer in self.peers():
-            if peer is not self and peer.path.name == label and peer.document is not None:
-                return peer.document.counterpart(name, peer.document.model)
+        peer = self.workspace.find(label)
+        if peer is not None and peer is not doc:
+            return peer.counterpart(name, peer.model)
         return None
 
     def show_layer(self, name: str | None) -> None:
@@ -267,13 +295,13 @@ class DocumentView(QWidget):
         report = doc.report(name)
         self.spectrum.show_report(report, self._overlay_report(name), self._kept_rank(name))
         self.multiples.select(name)
-        self.tasks.layer_selected(name, report)
+        doc.set_focus(name)
 
     def _kept_rank(self, name: str) -> int | None:
         """Where the manual line starts: the previewed rank of ``name`` (else n_signal)."""
         if self.prune.method == "rank":
             return self.prune.rank.value()
-        plans = self.preview.plans if self.preview is not None else ()
+        plans = (row.plan for row in self.preview_rows)
         return next((p.rank for p in plans if p.layer == name and not p.skipped), None)
 
     def _plot_options_changed(self, options: PlotOptions) -> None:
@@ -293,7 +321,7 @@ class DocumentView(QWidget):
     def request_preview(self) -> None:
         """Plan the panel's rule on the current state in the background."""
         from rmt_gui.jobs.analysis_job import preview_job
-        from rmt_gui.model.pruning import PruneRule, output_dim
+        from rmt_gui.model.rule import RuleError
 
         doc = self.document
         if doc is None or not doc.analysis().complete:
@@ -309,7 +337,12 @@ class DocumentView(QWidget):
                 )
             return
         model = doc.model
-        rule = PruneRule(**self.prune.rule_fields(output_dim(model)))
+        try:
+            rule = self.prune.rule()
+        except RuleError as exc:
+            self.runner.cancel("preview")
+            self.prune.clear_preview(f"Cannot preview: {exc}")
+            return
         self.runner.start(
             "preview", lambda token: preview_job(model, layers, rule, token),
             on_item=self._preview_ready,
@@ -323,12 +356,13 @@ class DocumentView(QWidget):
         if preview.model is not doc.model:
             return
         self.preview = preview
-        ranks = {r.name: r.rank for r in doc.reports()}
-        self.prune.show_preview(preview, ranks)
+        self.preview_rows = preview_rows(preview.plans, {r.name: r.rank for r in doc.reports()})
+        self.prune.show_preview(preview, self.preview_rows)
         keep = {
-            p.layer: ("skip" if p.skipped else str(p.rank), p.rank, p.factorize)
-            for p in preview.plans
-        }
+            row.plan.layer: ("skip" if row.plan.skipped else str(row.rank_after),
+                             row.rank_after, row.plan.factorize)
+            for row in self.preview_rows
+        }  # fmt: skip
         self.table.source.set_keep(keep)
         name = self.current_layer()
         rank = self._kept_rank(name) if name else None
@@ -340,56 +374,61 @@ class DocumentView(QWidget):
         from rmt_gui.jobs.analysis_job import apply_job
 
         doc, preview = self.document, self.preview
-        if doc is None or preview is None or preview.model is not doc.model:
-            self.status.emit("Nothing to apply yet: wait for the preview.", True)
+        plans = plans_to_apply(self.preview_rows)
+        if doc is None or preview is None or preview.model is not doc.model or not plans:
+            self.post_status("Nothing to apply yet: wait for the preview.", True)
             return
         description = preview.rule.describe()
         if self.prune.selected_only:
-            description += " on " + ", ".join(p.layer for p in preview.plans if not p.skipped)
-        self.busy.emit("Applying pruning…", 0, 0)
+            description += " on " + ", ".join(p.layer for p in plans)
+        self.set_busy("Applying pruning…")
         self.prune.apply_button.setEnabled(False)
         self.runner.start(
-            "apply", lambda token: apply_job(preview.model, preview.plans, preview.rule, token),
+            "apply", lambda token: apply_job(preview.model, plans, preview.rule, token),
             on_item=lambda applied: self._applied(applied, description),
-            on_error=self._apply_failed, on_cancel=lambda: self.busy.emit("", 0, 0),
+            on_error=self._apply_failed, on_cancel=lambda: self.set_busy(""),
         )  # fmt: skip
 
     def _applied(self, applied, description: str) -> None:
-        self.busy.emit("", 0, 0)
+        self.set_busy("")
         doc = self.document
         if applied.base is not doc.model:
-            self.status.emit("The model changed while pruning ran; the result was dropped.", True)
+            self.post_status("The model changed while pruning ran; the result was dropped.", True)
             return
-        doc.history.apply(description, lambda _m: (applied.model, list(applied.changes)))
         saved = sum(c.params_before - c.params_after for c in applied.changes)
-        self.status.emit(f"{description}: {saved:,} parameters removed", False)
-        self._state_changed()
+        doc.post_status(f"{description}: {saved:,} parameters removed")
+        doc.apply(description, applied.model, applied.changes)
 
     def _apply_failed(self, message: str) -> None:
-        self.busy.emit("", 0, 0)
-        self.status.emit(f"{self.path.name}: pruning failed: {message}", True)
+        self.set_busy("")
+        self.post_status(f"{self.path.name}: pruning failed: {message}", True)
         self.request_preview()
 
     def undo(self) -> None:
-        if self.document is not None and self.document.history.can_undo:
-            self.jump(self.document.history.cursor - 1)
+        if self.document is not None:
+            self.document.undo()
 
     def redo(self) -> None:
-        if self.document is not None and self.document.history.can_redo:
-            self.jump(self.document.history.cursor + 1)
+        if self.document is not None:
+            self.document.redo()
 
     def jump(self, index: int) -> None:
-        """Move to step ``index`` of the history (undo, redo, or a click in the list)."""
-        if self.document is not None and index != self.document.history.cursor:
-            self.document.history.jump(index)
-            self._state_changed()
+        """Move to step ``index`` of the history (a click in the list)."""
+        if self.document is not None:
+            self.document.jump(index)
 
     def cancel_background(self) -> None:
         """Stop opening, analysis, pruning and export (the status bar's Cancel)."""
         for kind in ("open", "analysis", "apply", "export"):
             self.runner.cancel(kind)
-        self.busy.emit("", 0, 0)
+        self.set_busy("")
+        self.post_status("Cancelled")
 
     def shutdown(self) -> None:
-        """Cancel every job (the tab or window is closing)."""
+        """Cancel every job and leave the workspace (the tab or window is closing)."""
         self.runner.cancel_all()
+        self.workspace.document_added.disconnect(self._peers_changed)
+        self.workspace.document_removed.disconnect(self._peers_changed)
+        if self.document is not None:
+            self.workspace.remove(self.document)
+            self.document.close()

@@ -1,6 +1,11 @@
-"""The undo history, each step with its parameter count and evaluation, plus Evaluate."""
+"""The undo history, each step with its parameter count and evaluation, plus Evaluate.
+
+The panel subscribes to its document's events (:meth:`HistoryPanel.bind`) and redraws itself.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
@@ -20,8 +25,21 @@ from PySide6.QtWidgets import (
 
 from rmt_gui.ui import theme
 
+if TYPE_CHECKING:
+    from rmt_gui.state.document import Document
+
 HEADERS = ("", "Step", "Parameters", "Accuracy", "Loss")
 MNIST_TEST_SIZE = 10_000
+EARLIER_SHOWN = 3
+
+
+def _grey_label() -> QLabel:
+    """A hidden, wrapping label in the greyed-out colour of undone steps."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {theme.BULK_EDGE.name()};")
+    label.hide()
+    return label
 
 
 class HistoryPanel(QWidget):
@@ -65,6 +83,7 @@ class HistoryPanel(QWidget):
         self.note.setWordWrap(True)
         self.note.setStyleSheet(f"color: {theme.ERROR_TEXT};")
         self.note.hide()
+        self.earlier = _grey_label()
         buttons = QHBoxLayout()
         for button in (self.undo_button, self.redo_button):
             buttons.addWidget(button)
@@ -76,6 +95,7 @@ class HistoryPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         title = QLabel("<b>History</b> — every step keeps its evaluation")
         layout.addWidget(title)
+        layout.addWidget(self.earlier)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.progress)
         layout.addWidget(self.note)
@@ -84,6 +104,30 @@ class HistoryPanel(QWidget):
         self.redo_button.clicked.connect(self.redoRequested.emit)
         self.evaluate_button.clicked.connect(self.evaluateRequested.emit)
         self.cancel_button.clicked.connect(self.cancelRequested.emit)
+
+    def bind(self, document: Document) -> None:
+        """Show ``document``'s history now and whenever it moves or a step is evaluated."""
+        self.document = document
+        document.state_changed.connect(self._redraw)
+        document.evaluation_set.connect(self._redraw)
+        self.show_earlier(document.earlier_steps)
+        self._redraw()
+
+    def _redraw(self, *_event: object) -> None:
+        history = self.document.history
+        self.show_history(history.steps, history.cursor)
+
+    def show_earlier(self, steps: list[str]) -> None:
+        """Steps recorded in the file by the session that wrote it (not undoable here)."""
+        count = len(steps)
+        shown = " → ".join(steps[-EARLIER_SHOWN:])
+        self.earlier.setText(
+            f"The file records {count} earlier step{'s' if count != 1 else ''}: "
+            + ("… → " if count > EARLIER_SHOWN else "")
+            + shown
+        )
+        self.earlier.setToolTip("\n".join(f"{i + 1}. {step}" for i, step in enumerate(steps)))
+        self.earlier.setVisible(count > 0)
 
     def show_history(self, steps: list, cursor: int) -> None:
         """One row per step: ▶ marks the current one, undone steps are greyed out."""

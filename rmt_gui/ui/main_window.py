@@ -1,10 +1,17 @@
-"""The main window: one tab per open file, menus and shortcuts, status bar, drag-and-drop."""
+"""The main window: one tab per open file, menus and shortcuts, status bar, drag-and-drop.
+
+The window holds the :class:`~rmt_gui.state.workspace.Workspace` and subscribes to it and to
+each document: the status bar shows the current tab's document messages (and window-wide
+ones), the tab titles and menus follow each document's state.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import astuple
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -17,6 +24,9 @@ from PySide6.QtWidgets import (
     QToolButton,
 )
 
+from rmt_gui.state.document import Document
+from rmt_gui.state.settings_schema import ViewSettings
+from rmt_gui.state.workspace import Workspace
 from rmt_gui.ui import dialogs, theme
 from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.document_view import DocumentView
@@ -44,9 +54,15 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings
         self.pending = [Path(f) for f in files] or ([default_model] if default_model else [])
+        self.opener = QTimer(self)
+        self.opener.setSingleShot(True)
+        self.opener.timeout.connect(self._open_next)
+        self.workspace = Workspace()
+        self.workspace.status_changed.connect(lambda status: self.show_status(*astuple(status)))
+        self.workspace.document_added.connect(self._subscribe)
         self.training = TrainHost(self)
         self.data = DataSource(settings, self)
-        self.data.status.connect(self.show_status)
+        self.data.status.connect(self.workspace.post_status)
         self.data.busy.connect(self.show_busy)
         self.setWindowTitle("rmt-gui — RMT spectra and pruning")
         self.setAcceptDrops(True)
@@ -55,7 +71,7 @@ class MainWindow(QMainWindow):
         self.tabs.setMovable(True)
         self.tabs.setDocumentMode(True)
         self.tabs.tabCloseRequested.connect(self.close_tab)
-        self.tabs.currentChanged.connect(lambda _i: self.update_actions())
+        self.tabs.currentChanged.connect(lambda _i: self._tab_changed())
         self.empty = EmptyState()
         self.empty.openRequested.connect(self.open_dialog)
         self.empty.recentChosen.connect(lambda path: self.open_paths([path]))
@@ -186,10 +202,26 @@ class MainWindow(QMainWindow):
         self.training.update_actions()
 
     def start(self) -> None:
-        """Open the files given at launch (or the default model) once the window is up."""
-        pending, self.pending = self.pending, []
-        if pending:
-            self.open_paths(pending)
+        """Open the files given at launch (or the default model) once the window is up: the
+        first now, the others one per event-loop turn (the window repaints in between)."""
+        self._open_next()
+
+    def receive(self, paths: list[Path]) -> None:
+        """Files handed over by a later launch: bring the window to the front and open them."""
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        self.pending += paths
+        if not self.opener.isActive():
+            self.opener.start()
+
+    def _open_next(self) -> None:
+        """Open the next waiting file; come back on the next event-loop turn for the rest."""
+        if self.pending:
+            self.open_paths([self.pending.pop(0)])
+        if self.pending:
+            self.opener.start()
 
     def open_dialog(self) -> None:
         """File › Open: one or more files."""
@@ -216,18 +248,15 @@ class MainWindow(QMainWindow):
             self._open_one(path, trust, focus)
 
     def _open_one(self, path: Path, trust: bool, focus: bool = True) -> DocumentView:
-        options = self.settings.options("view")
-        view = DocumentView(path, options, self.data, self.views, trust=trust)
+        view = DocumentView(path, self.settings.view(), self.data, self.workspace, trust=trust)
         for key, splitter in (("splitter", view.splitter), ("left_splitter", view.left)):
             state = self.settings.bytes(key)
             if state is not None:
                 splitter.restoreState(state)
-        view.status.connect(self.show_status)
-        view.busy.connect(self.show_busy)
+        view.opening.connect(lambda text: self._opening(view, text))
         view.opened.connect(self._opened)
         view.openFailed.connect(self._open_failed)
         view.trustNeeded.connect(self._trust_needed)
-        view.changed.connect(self.update_actions)
         self.tabs.addTab(view, path.name)
         if focus:
             self.tabs.setCurrentWidget(view)
@@ -238,10 +267,40 @@ class MainWindow(QMainWindow):
     def _opened(self, path: Path) -> None:
         self.settings.add_recent(path)
         self._refresh_recent()
-        self.show_status(f"Opened {path}", False)
-        for view in self.views():
-            view.spectrum.set_overlay_choices(view.overlay_labels())
         self.update_actions()
+
+    def _subscribe(self, doc: Document) -> None:
+        """Follow a newly opened document: its messages, progress, state and unsaved mark."""
+        doc.status_changed.connect(lambda _s: self._document_status(doc))
+        doc.busy_changed.connect(lambda _b: self._document_status(doc))
+        doc.state_changed.connect(lambda _e: self.update_actions())
+        doc.saved_changed.connect(lambda _d: self.update_actions())
+
+    def _opening(self, view: DocumentView, text: str) -> None:
+        """A file is being opened (before it has a document): its progress, if in front."""
+        if self.tabs.currentWidget() is view:
+            self.show_busy(text, 0, 0)
+
+    def _document_status(self, doc: Document) -> None:
+        """A document's message or progress changed: shown only while its tab is current."""
+        current = self.current_view()
+        if current is not None and current.document is doc:
+            self._show_current_status()
+
+    def _tab_changed(self) -> None:
+        self.update_actions()
+        self._show_current_status()
+
+    def _show_current_status(self) -> None:
+        """The status bar of the current tab: its document's last message and progress."""
+        view = self.current_view()
+        if view is None:
+            self.show_busy("", 0, 0)
+            self.show_status(*astuple(self.workspace.status))
+            return
+        doc = view.document
+        self.show_status(doc.status.text or "Ready", doc.status.error)
+        self.show_busy(doc.busy.text, doc.busy.done, doc.busy.total)
 
     def _remove(self, view: DocumentView) -> None:
         view.shutdown()
@@ -254,7 +313,7 @@ class MainWindow(QMainWindow):
         if isinstance(view, DocumentView):
             self._remove(view)
         self.show_busy("", 0, 0)
-        self.show_status(f"Cannot open {message}", True)
+        self.workspace.post_status(f"Cannot open {message}", True)
         dialogs.show_error(self, "Cannot open file", f"Cannot open {path.name}:\n\n{message}")
 
     def _trust_needed(self, path: Path) -> None:
@@ -262,8 +321,17 @@ class MainWindow(QMainWindow):
         if isinstance(view, DocumentView):
             self._remove(view)
         self.show_busy("", 0, 0)
-        self.show_status(f"{path}: holds a pickled object; waiting for your decision", True)
-        dialogs.ask_trust(self, path, lambda: self.open_paths([path], trust=True))
+        self.workspace.post_status(
+            f"{path}: holds a pickled object; waiting for your decision", True
+        )
+        box = dialogs.ask_trust(self, path, lambda: self.open_paths([path], trust=True))
+        box.finished.connect(lambda _result: self._trust_answered(path, box))
+
+    def _trust_answered(self, path: Path, box: QMessageBox) -> None:
+        """The trust question was answered: say so unless the file is now opening."""
+        role = box.buttonRole(box.clickedButton()) if box.clickedButton() else None
+        if role != QMessageBox.ButtonRole.AcceptRole:
+            self.workspace.post_status(f"{path.name} was not opened: its code was not trusted")
 
     def close_tab(self, index: int) -> None:
         """Close a tab, asking first if it has unsaved pruning or a training run."""
@@ -309,10 +377,12 @@ class MainWindow(QMainWindow):
 
     def cancel_background(self) -> None:
         view = self.tabs.currentWidget()
+        self.data.runner.cancel_all()
+        self.show_busy("", 0, 0)
         if isinstance(view, DocumentView):
             view.cancel_background()
-        self.data.runner.cancel_all()
-        self.show_status("Cancelled")
+        if self.current_view() is None:
+            self.workspace.post_status("Cancelled")
 
     def choose_data_folder(self) -> None:
         self.data.choose(self)
@@ -347,12 +417,11 @@ class MainWindow(QMainWindow):
         if isinstance(view, DocumentView):
             self.settings.set_bytes("splitter", view.splitter.saveState())
             self.settings.set_bytes("left_splitter", view.left.saveState())
-            options = view.spectrum.options
-            self.settings.set_options("view", {
-                "plot": {"scale": options.scale, "log": options.log, "bins": options.bins},
-                "prune": view.prune.options(), "eval_count": view.history.count.value(),
-                "sweep_points": view.sweep.points.value(), "sweep_log": view.sweep.log,
-            })  # fmt: skip
+            self.settings.set_view(ViewSettings(
+                plot=view.spectrum.options, prune=view.prune.options(),
+                eval_count=view.history.count.value(), sweep_points=view.sweep.points.value(),
+                sweep_log=view.sweep.log,
+            ))  # fmt: skip
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:

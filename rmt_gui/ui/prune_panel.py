@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -25,7 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from rmt_gui.state.preview import PreviewRow, summarize
+from rmt_gui.state.settings_schema import PruneSettings
 from rmt_gui.ui import theme
+
+if TYPE_CHECKING:
+    from rmt_gui.model.rule import PruneRule
 
 METHODS = (
     ("bema", "BEMA: signal + fraction f of noise"),
@@ -35,7 +40,6 @@ METHODS = (
     ("energy", "Energy fraction"),
     ("shrink", "Shrink noise values"),
 )
-PAPER_KEEP_NOISE = 0.45
 PREVIEW_COLUMNS = ("Layer", "Rank", "Params", "Note")
 
 
@@ -57,38 +61,35 @@ class PrunePanel(QWidget):
     ruleChanged = Signal()
     applyRequested = Signal()
 
-    def __init__(self, options: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, options: PruneSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.method_box = QComboBox()
         for key, label in METHODS:
             self.method_box.addItem(label, key)
-        keep_noise = float(options.get("keep_noise", PAPER_KEEP_NOISE))
-        self.keep_noise = double_spin(0.0, 1.0, 0.05, keep_noise)
+        self.keep_noise = double_spin(0.0, 1.0, 0.05, options.keep_noise)
         self.keep_noise.setToolTip("f: fraction of the noise singular values kept (paper: 0.45)")
         self.rank = QSpinBox()
         self.rank.setRange(1, 1_000_000)
-        self.rank.setValue(int(options.get("rank", 50)))
-        self.energy = double_spin(0.05, 1.0, 0.05, float(options.get("energy", 0.9)))
-        self.shrink = double_spin(0.0, 1.0, 0.1, float(options.get("shrink_factor", 0.5)))
+        self.rank.setValue(options.rank)
+        self.energy = double_spin(0.05, 1.0, 0.05, options.energy)
+        self.shrink = double_spin(0.0, 1.0, 0.1, options.shrink_factor)
         self.shrink.setToolTip("Noise singular values are multiplied by this factor")
         self.min_rank = QSpinBox()
         self.min_rank.setRange(0, 1_000_000)
         self.min_rank.setSpecialValueText("output width")
-        self.min_rank.setValue(int(options.get("min_rank", 0)))
+        self.min_rank.setValue(options.min_rank)
         self.min_rank.setToolTip("Never keep fewer values (default: the network's output width)")
         self.factorize = QCheckBox("Factorise into two Linear layers when smaller")
-        self.factorize.setChecked(bool(options.get("factorize", True)))
+        self.factorize.setChecked(options.factorize)
         self.skip_poor = QCheckBox("Skip layers whose MP fit is poor")
-        self.skip_poor.setChecked(bool(options.get("skip_poor_fit", False)))
+        self.skip_poor.setChecked(options.skip_poor_fit)
         self.scope_all = QRadioButton("All layers")
         self.scope_selected = QRadioButton("Selected layers")
         scope = QButtonGroup(self)
         scope.addButton(self.scope_all)
         scope.addButton(self.scope_selected)
-        (self.scope_selected if options.get("scope") == "selected" else self.scope_all).setChecked(
-            True
-        )
-        index = self.method_box.findData(options.get("method", "bema"))
+        (self.scope_selected if options.scope == "selected" else self.scope_all).setChecked(True)
+        index = self.method_box.findData(options.method)
         self.method_box.setCurrentIndex(max(index, 0))
         self._build()
         self._method_changed()
@@ -160,26 +161,30 @@ class PrunePanel(QWidget):
     def selected_only(self) -> bool:
         return self.scope_selected.isChecked()
 
-    def options(self) -> dict[str, Any]:
+    def options(self) -> PruneSettings:
         """The panel's settings (persisted between runs)."""
-        return {
-            "method": self.method, "keep_noise": self.keep_noise.value(),
-            "rank": self.rank.value(), "energy": self.energy.value(),
-            "shrink_factor": self.shrink.value(), "min_rank": self.min_rank.value(),
-            "factorize": self.factorize.isChecked(), "skip_poor_fit": self.skip_poor.isChecked(),
-            "scope": "selected" if self.selected_only else "all",
-        }  # fmt: skip
+        return PruneSettings(
+            method=self.method, keep_noise=self.keep_noise.value(),
+            rank=self.rank.value(), energy=self.energy.value(),
+            shrink_factor=self.shrink.value(), min_rank=self.min_rank.value(),
+            factorize=self.factorize.isChecked(), skip_poor_fit=self.skip_poor.isChecked(),
+            scope="selected" if self.selected_only else "all",
+        )  # fmt: skip
 
-    def rule_fields(self, output_width: int) -> dict[str, Any]:
-        """Keyword arguments of :class:`rmt_gui.model.pruning.PruneRule` for these options."""
-        return {
-            "method": self.method, "keep_noise": self.keep_noise.value(),
-            "rank": self.rank.value(), "energy": self.energy.value(),
-            "shrink_factor": self.shrink.value(),
-            "min_rank": self.min_rank.value() or output_width,
-            "factorize": "if_smaller" if self.factorize.isChecked() else "never",
-            "skip_poor_fit": self.skip_poor.isChecked(),
-        }  # fmt: skip
+    def rule(self) -> PruneRule:
+        """The :class:`PruneRule` these options describe (``RuleError`` if one is out of range).
+
+        The rule module loads scipy, so it is imported here, off the window's start-up path.
+        """
+        from rmt_gui.model.rule import PruneRule
+
+        return PruneRule(
+            method=self.method, keep_noise=self.keep_noise.value(),
+            rank=self.rank.value(), energy=self.energy.value(),
+            shrink_factor=self.shrink.value(), min_rank=self.min_rank.value() or None,
+            factorize="if_smaller" if self.factorize.isChecked() else "never",
+            skip_poor_fit=self.skip_poor.isChecked(),
+        )  # fmt: skip
 
     def use_rank(self, rank: int) -> None:
         """Switch to a manual rank (from the cutoff line) for the selected layers."""
@@ -196,19 +201,16 @@ class PrunePanel(QWidget):
         self.totals.setText(message)
         self.apply_button.setEnabled(False)
 
-    def show_preview(self, preview, ranks: dict[str, int]) -> None:
+    def show_preview(self, preview, rows: tuple[PreviewRow, ...]) -> None:
         """List each planned layer: current rank → kept, parameters before → after, notes."""
-        plans = preview.plans
-        self.table.setRowCount(len(plans))
-        for row, item in enumerate(plans):
-            note = item.skipped or ("factorised" if item.factorize else "")
-            if not item.good_fit and not item.skipped:
-                note = ", ".join(filter(None, [note, "poor fit"]))
+        self.table.setRowCount(len(rows))
+        for index, row in enumerate(rows):
+            item = row.plan
             cells = (
                 item.layer,
-                f"{ranks.get(item.layer, min(item.shape))} → {item.rank}",
+                f"{row.rank_before} → {row.rank_after}",
                 f"{theme.compact(item.params_before)} → {theme.compact(item.params_after)}",
-                note,
+                row.note,
             )
             tip = (
                 f"{item.layer} {item.shape[0]}×{item.shape[1]}: n_signal {item.n_signal}, keep "
@@ -221,15 +223,16 @@ class PrunePanel(QWidget):
                     cell.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
-                if item.skipped:
+                if not row.changed:
                     cell.setForeground(theme.BULK_EDGE)
-                self.table.setItem(row, col, cell)
-        before, after = preview.params_before, preview.params_after
-        share = 100.0 * after / before if before else 100.0
-        active = sum(1 for item in plans if not item.skipped)
+                self.table.setItem(index, col, cell)
+        total = summarize(rows, preview.params_before)
         self.totals.setText(
-            f"<b>Parameters {before:,} → {after:,}</b> ({share:.1f}% kept) · "
-            f"{active} of {len(plans)} layers changed · {preview.rule.describe()}"
+            f"<b>Parameters {total.params_before:,} → {total.params_after:,}</b> "
+            f"({total.share:.1f}% kept) · {total.changed} of {total.layers} layers changed · "
+            f"{preview.rule.describe()}"
         )
-        self.apply_button.setEnabled(active > 0)
-        self.apply_button.setText(f"Apply to {active} layer{'s' if active != 1 else ''}")
+        self.apply_button.setEnabled(total.changed > 0)
+        self.apply_button.setText(
+            f"Apply to {total.changed} layer{'s' if total.changed != 1 else ''}"
+        )

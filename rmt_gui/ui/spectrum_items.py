@@ -1,7 +1,7 @@
 """The persistent graphics items that draw one spectrum in a pyqtgraph plot.
 
 Created once per plot and updated with ``setData``/``setValue`` only (never ``clear()`` and
-re-plot: GUIDE §3). The big spectrum view and each small multiple use this class.
+re-plot: docs/architecture.md §3). The big spectrum view and each small multiple use this class.
 """
 
 from __future__ import annotations

@@ -1,6 +1,12 @@
-"""Rank sweep of one layer: test accuracy against singular values kept, drawn as it fills in."""
+"""Rank sweep of one layer: test accuracy against singular values kept, drawn as it fills in.
+
+The view draws the sweep its document holds for the current state and the focused layer
+(:meth:`SweepView.bind`), so undo, redo and a new layer never leave an old curve behind.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -18,6 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from rmt_gui.ui import theme
+
+if TYPE_CHECKING:
+    from rmt_gui.state.document import Document
 
 
 class SweepView(QWidget):
@@ -124,24 +133,43 @@ class SweepView(QWidget):
             self.plot.setRange(xRange=(low, max(float(x.max()), 1.0)), yRange=(0, 100),
                                padding=0.03)  # fmt: skip
 
-    def begin(self, layer: str, bema_rank: int, total: int) -> None:
-        """Reset the plot for a new sweep of ``layer``."""
-        self.ranks, self.accuracy, self.bema_rank = [], [], bema_rank
-        self.title.setText(f"<b>{layer}</b>: accuracy vs singular values kept")
-        self.bema_line.label.setFormat(f"BEMA n_signal = {bema_rank}")
+    def bind(self, document: Document) -> None:
+        """Draw ``document``'s sweep of the focused layer; redraw when any of the three changes."""
+        self.document = document
+        for signal in (document.state_changed, document.focus_changed,
+                       document.sweep_changed, document.evaluation_set):  # fmt: skip
+            signal.connect(self._redraw_document)
+        self._redraw_document()
+
+    def _redraw_document(self, *_event: object) -> None:
+        """Show the sweep of the current state's focused layer, or invite one."""
+        doc = self.document
+        sweep = doc.sweep()
+        evaluation = doc.history.current.evaluation
+        self._set_full(evaluation.accuracy if evaluation is not None else None)
+        if sweep is None:
+            self.ranks, self.accuracy, self.bema_rank = [], [], None
+            self.bema_line.hide()
+            self._redraw()
+            self.set_message(
+                f"Layer <b>{doc.focus}</b>: press Run sweep" if doc.focus else
+                "Select a layer, then start the sweep."
+            )  # fmt: skip
+            return
+        self.ranks = [point.rank for point in sweep.points]
+        self.accuracy = [100.0 * point.accuracy for point in sweep.points]
+        self.bema_rank = sweep.n_signal
+        self.bema_line.label.setFormat(f"BEMA n_signal = {sweep.n_signal}")
         self.bema_line.show()
         self._redraw()
-        self.set_running(0, total)
+        if sweep.message:
+            self.set_message(sweep.message)
+        else:
+            self.title.setText(f"<b>{sweep.layer}</b>: accuracy vs singular values kept")
+            self.set_running(len(sweep.points), sweep.total)
 
-    def add_point(self, point) -> None:
-        """Add one (rank, accuracy) point; the line is redrawn sorted by rank."""
-        self.ranks.append(point.rank)
-        self.accuracy.append(100.0 * point.accuracy)
-        self._redraw()
-        self.set_running(point.done, point.total)
-
-    def set_full(self, accuracy: float | None) -> None:
-        """Mark the unpruned model's accuracy, when it has been evaluated."""
+    def _set_full(self, accuracy: float | None) -> None:
+        """Mark the current model's accuracy, when it has been evaluated."""
         if accuracy is not None:
             self.full_line.setValue(100.0 * accuracy)
             self.full_line.label.setFormat(f"current model {100 * accuracy:.2f}%")

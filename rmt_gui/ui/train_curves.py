@@ -1,9 +1,9 @@
 """Live training curves: mini-batch loss and epoch accuracy, with the cuts marked.
 
-Every curve is a persistent item updated with ``setData`` (GUIDE §3); cut markers are vertical
-lines kept in a pool and reused, never re-created per frame. The RMT-pruned run is drawn in
-colour, the unpruned baseline over it in grey, both on an epoch axis. The raw loss (a point per
-step) is drawn peak-downsampled to the plot's width, without antialiasing.
+Every curve is a persistent item updated with ``setData`` (docs/architecture.md §3); cut markers
+are vertical lines kept in a pool and reused, never re-created per frame. The RMT-pruned run is
+drawn in colour, the unpruned baseline over it in grey, both on an epoch axis. The raw loss (a
+point per step) is drawn peak-downsampled to the plot's width, without antialiasing.
 """
 
 from __future__ import annotations

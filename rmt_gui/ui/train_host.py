@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from rmt_gui.ui.train_panel import TrainPanel
 
 STOP_TIMEOUT_S = 30.0
+IDLE_ONLY = ("start", "choose_resume")
 MENU = (
     ("start", "&Start training", "F5"),
+    ("choose_resume", "&Resume a run…", "Ctrl+F5"),
     ("toggle_pause", "&Pause / resume training", "F6"),
     ("stop", "S&top training", "Shift+F5"),
 )
@@ -38,7 +40,7 @@ class TrainHost(QObject):
         self.actions: dict[str, QAction] = {}
 
     def add_menu(self, menu: QMenu) -> None:
-        """Fill the Train menu: show the panel, start, pause/resume, stop."""
+        """Fill the Train menu: show the panel, start, resume a run folder, pause/resume, stop."""
         show = QAction("Training &panel", self.window)
         show.setShortcut(QKeySequence("Ctrl+T"))
         show.triggered.connect(self.show)
@@ -62,6 +64,7 @@ class TrainHost(QObject):
             panel.modelFinished.connect(lambda path: window.open_paths([path], focus=False))
             panel.stateChanged.connect(window.update_actions)
             self.panel = panel
+            window.workspace.add_training(panel)
             window.tabs.insertTab(0, panel, "Train")
         window.tabs.setCurrentWidget(self.panel)
         window.update_actions()
@@ -77,10 +80,10 @@ class TrainHost(QObject):
         ]
 
     def _slot(self, method: str) -> Callable[..., None]:
-        """A slot calling the panel's ``method`` (the panel is shown first to start)."""
+        """A slot calling the panel's ``method`` (the panel is shown first to start or resume)."""
 
         def slot(*_args: object) -> None:
-            panel = self.show() if method == "start" else self.panel
+            panel = self.show() if method in IDLE_ONLY else self.panel
             if panel is not None:
                 getattr(panel, method)()
 
@@ -91,9 +94,9 @@ class TrainHost(QObject):
         return self.panel is not None and self.panel.running
 
     def update_actions(self) -> None:
-        """Start only when idle; pause and stop only while a run goes on."""
+        """Start and resume only when idle; pause and stop only while a run goes on."""
         for method, action in self.actions.items():
-            action.setEnabled(self.running != (method == "start"))
+            action.setEnabled(self.running != (method in IDLE_ONLY))
 
     def stop(self) -> bool:
         """Ask before stopping a run, then stop it and wait for its thread; False: keep it."""
@@ -106,7 +109,7 @@ class TrainHost(QObject):
             self.window.show_status("Stopping the training run…")
         if not panel.shutdown(STOP_TIMEOUT_S):
             self.window.show_status("The training thread did not stop in time", True)
-        self.window.settings.set_options("train", panel.options())
+        self.window.settings.set_train(panel.options())
         return True
 
     def close_tab(self) -> None:
@@ -116,6 +119,7 @@ class TrainHost(QObject):
             return
         tabs = self.window.tabs
         tabs.removeTab(tabs.indexOf(panel))
+        self.window.workspace.remove_training(panel)
         panel.deleteLater()
         self.panel = None
         self.window.update_actions()

@@ -6,6 +6,7 @@ Defaults are the paper's experiment, read from :class:`TrainConfig` and :class:`
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +36,13 @@ from rmt_gui.jobs.config import (
     TrainConfig,
     parse_dims,
 )
+from rmt_gui.state.settings_schema import SNAPSHOTS_PER_SECOND, TrainSettings
 from rmt_gui.state.training import user_runs_dir
 from rmt_gui.ui.prune_panel import double_spin
 
 DEFAULT = TrainConfig()
 PRUNE = PruneConfig()
-SNAPSHOTS_PER_SECOND = 5
+RULE = PRUNE.rule
 MAX_INT = 2**31 - 1
 
 
@@ -90,7 +92,7 @@ class TrainOptions(QWidget):
 
     dataFolderRequested = Signal()
 
-    def __init__(self, options: dict[str, Any], parent: QWidget | None = None) -> None:
+    def __init__(self, options: TrainSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._models: list[tuple[str, Any, tuple[int, ...]]] = []
         self._build_network()
@@ -140,21 +142,21 @@ class TrainOptions(QWidget):
              ("end", "after the first period (a trained network)")], PRUNE.first_cut,
         )  # fmt: skip
         self.variant = _combo([(v, f"{v}: {VARIANT_HELP[v]}") for v in VARIANTS], PRUNE.variant)
-        self.keep_noise = double_spin(0.0, 1.0, 0.05, PRUNE.keep_noise.values[0])
+        self.keep_noise = double_spin(0.0, 1.0, 0.05, RULE.keep_noise)
         self.keep_noise.setToolTip("f: fraction of the noise singular values kept (paper: 0.45)")
         self.schedule = QLineEdit()
         self.schedule.setPlaceholderText("constant f; or linear:0.2:0.6; or 0.2,0.3,0.45")
         self.schedule.setToolTip("A schedule for f over the epochs (overrides f when set)")
-        self.shrink = double_spin(0.0, 1.0, 0.1, PRUNE.shrink_factor)
-        self.threshold = double_spin(0.001, 1.0, 0.01, PRUNE.fit_threshold, decimals=3)
+        self.shrink = double_spin(0.0, 1.0, 0.1, RULE.shrink_factor)
+        self.threshold = double_spin(0.001, 1.0, 0.01, RULE.fit_threshold, decimals=3)
         self.threshold.setToolTip("A layer's MP fit is good when its CDF error is below this")
         self.skip_poor = QCheckBox("Leave layers with a poor MP fit alone")
         self.factorize = QCheckBox("Factorise a layer in two when that is smaller")
         self.min_rank = _spin(0, 1_000_000, 0, "output width")
         self.formula = _combo([("paper", "paper (TW exponent 4/3)"),
-                               ("notebook", "notebook ((1+√γ)**4/3)")], PRUNE.formula)  # fmt: skip
-        self.alpha = double_spin(0.0, 0.49, 0.05, PRUNE.alpha)
-        self.beta = double_spin(0.001, 0.999, 0.05, PRUNE.beta, decimals=3)
+                               ("notebook", "notebook ((1+√γ)**4/3)")], RULE.formula)  # fmt: skip
+        self.alpha = double_spin(0.0, 0.49, 0.05, RULE.alpha)
+        self.beta = double_spin(0.001, 0.999, 0.05, RULE.beta, decimals=3)
         self.pruning = QGroupBox("&Prune during training (RMT-SVD with BEMA)")
         self.pruning.setCheckable(True)
         self.prune_form = _add_rows(QFormLayout(self.pruning), [
@@ -246,7 +248,7 @@ class TrainOptions(QWidget):
             return None
         schedule = NoiseSchedule.from_options(self.schedule.text(), self.keep_noise.value())
         steps = self.every_unit.currentData() == "steps"
-        return PruneConfig(
+        return PruneConfig.from_options(
             every_epochs=1 if steps else self.every.value(),
             every_steps=self.every.value() if steps else None,
             first_cut=self.first_cut.currentData(),
@@ -287,59 +289,55 @@ class TrainOptions(QWidget):
     def output_root(self) -> Path:
         return Path(self.out_text).expanduser()
 
-    def options(self) -> dict[str, Any]:
+    def options(self) -> TrainSettings:
         """The settings to persist (everything but the model to start from)."""
-        return {
-            "dims": self.dims.text() if self.dims.isEnabled() else self._dims_text,
-            "epochs": self.epochs.value(), "lr": self.lr.value(),
-            "momentum": self.momentum.value(), "batch_size": self.batch.value(),
-            "seed": self.seed.value(), "limit_train": self.limit_train.value(),
-            "limit_test": self.limit_test.value(), "prune": self.pruning.isChecked(),
-            "every": self.every.value(), "every_unit": self.every_unit.currentData(),
-            "first_cut": self.first_cut.currentData(), "variant": self.variant.currentData(),
-            "keep_noise": self.keep_noise.value(), "schedule": self.schedule.text(),
-            "shrink_factor": self.shrink.value(), "fit_threshold": self.threshold.value(),
-            "skip_poor_fit": self.skip_poor.isChecked(), "factorize": self.factorize.isChecked(),
-            "min_rank": self.min_rank.value(), "formula": self.formula.currentData(),
-            "alpha": self.alpha.value(), "beta": self.beta.value(),
-            "compare": self.compare.isChecked(), "output": self.out_folder.text(),
-            "snapshots_per_second": self.rate.value(),
-        }  # fmt: skip
+        return TrainSettings(
+            dims=self.dims.text() if self.dims.isEnabled() else self._dims_text,
+            epochs=self.epochs.value(), lr=self.lr.value(), momentum=self.momentum.value(),
+            batch_size=self.batch.value(), seed=self.seed.value(),
+            limit_train=self.limit_train.value(), limit_test=self.limit_test.value(),
+            pruning=self.pruning.isChecked(), every=self.every.value(),
+            every_unit=self.every_unit.currentData(), first_cut=self.first_cut.currentData(),
+            variant=self.variant.currentData(), keep_noise=self.keep_noise.value(),
+            schedule=self.schedule.text(), shrink_factor=self.shrink.value(),
+            fit_threshold=self.threshold.value(), skip_poor_fit=self.skip_poor.isChecked(),
+            factorize=self.factorize.isChecked(), min_rank=self.min_rank.value(),
+            formula=self.formula.currentData(), alpha=self.alpha.value(), beta=self.beta.value(),
+            compare=self.compare.isChecked(), output=self.out_folder.text(),
+            snapshots_per_second=self.rate.value(),
+        )  # fmt: skip
 
-    def load(self, options: dict[str, Any]) -> None:
-        """Show ``options`` (missing keys take the paper's defaults)."""
-        get = options.get
-        self._dims_text = str(get("dims", ",".join(str(d) for d in DEFAULT.dims)))
+    def load(self, options: TrainSettings) -> None:
+        """Show ``options`` (a choice this form does not offer shows its first item)."""
+        self._dims_text = options.dims
         self.dims.setText(self._dims_text)
-        for box, key, default in (
-            (self.epochs, "epochs", DEFAULT.epochs), (self.lr, "lr", DEFAULT.lr),
-            (self.momentum, "momentum", DEFAULT.momentum),
-            (self.batch, "batch_size", DEFAULT.batch_size), (self.seed, "seed", DEFAULT.seed),
-            (self.limit_train, "limit_train", 0), (self.limit_test, "limit_test", 0),
-            (self.every, "every", PRUNE.every_epochs), (self.keep_noise, "keep_noise",
-            PRUNE.keep_noise.values[0]), (self.shrink, "shrink_factor", PRUNE.shrink_factor),
-            (self.threshold, "fit_threshold", PRUNE.fit_threshold),
-            (self.min_rank, "min_rank", 0), (self.alpha, "alpha", PRUNE.alpha),
-            (self.beta, "beta", PRUNE.beta),
-            (self.rate, "snapshots_per_second", SNAPSHOTS_PER_SECOND),
+        for box, value in (
+            (self.epochs, options.epochs), (self.lr, options.lr),
+            (self.momentum, options.momentum), (self.batch, options.batch_size),
+            (self.seed, options.seed), (self.limit_train, options.limit_train),
+            (self.limit_test, options.limit_test), (self.every, options.every),
+            (self.keep_noise, options.keep_noise), (self.shrink, options.shrink_factor),
+            (self.threshold, options.fit_threshold), (self.min_rank, options.min_rank),
+            (self.alpha, options.alpha), (self.beta, options.beta),
+            (self.rate, options.snapshots_per_second),
         ):  # fmt: skip
-            box.setValue(type(default)(get(key, default)))
-        for box, key, default in (
-            (self.every_unit, "every_unit", "epochs"), (self.first_cut, "first_cut",
-            PRUNE.first_cut), (self.variant, "variant", PRUNE.variant),
-            (self.formula, "formula", PRUNE.formula),
+            box.setValue(value)
+        for combo, key in (
+            (self.every_unit, options.every_unit), (self.first_cut, options.first_cut),
+            (self.variant, options.variant), (self.formula, options.formula),
         ):  # fmt: skip
-            box.setCurrentIndex(max(box.findData(get(key, default)), 0))
-        self.pruning.setChecked(bool(get("prune", True)))
-        self.skip_poor.setChecked(bool(get("skip_poor_fit", PRUNE.skip_poor_fit)))
-        self.factorize.setChecked(bool(get("factorize", PRUNE.factorize)))
-        self.compare.setChecked(bool(get("compare", False)))
+            combo.setCurrentIndex(max(combo.findData(key), 0))
+        for check, state in (
+            (self.pruning, options.pruning), (self.skip_poor, options.skip_poor_fit),
+            (self.factorize, options.factorize), (self.compare, options.compare),
+        ):  # fmt: skip
+            check.setChecked(state)
         self.compare.setEnabled(self.pruning.isChecked())
-        self.schedule.setText(str(get("schedule", "")))
-        self.out_folder.setText(str(get("output", "")))
+        self.schedule.setText(options.schedule)
+        self.out_folder.setText(options.output)
         self.out_folder.setPlaceholderText(str(user_runs_dir()))
         self._variant_changed()
 
     def reset(self) -> None:
         """Back to the paper's settings (folders kept)."""
-        self.load({"output": self.out_folder.text()})
+        self.load(dataclasses.replace(TrainSettings.paper(), output=self.out_folder.text()))

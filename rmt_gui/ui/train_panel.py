@@ -1,19 +1,24 @@
 """The Train tab: set up a run, start, pause, resume, stop, and watch it live.
 
-Threads: the engine runs as a job of a dedicated one-thread :class:`Runner` (``ui.workers`` is
-the only place that starts threads). Its events reach this widget in batches on the UI thread
-and only update :class:`TrainingSession`; a 10 Hz timer draws whatever changed, so the redraw
-rate never follows the step rate, and the start and end of a run are drawn at once. Spectra
-(the costly part) are drawn at most every ``SPECTRA_MS`` and never in the same tick as the
-curves, so no frame holds the UI thread (and the GIL the training thread needs) for long.
-Pause and stop set the engine's :class:`PauseGate` and :class:`CancelToken`
-(``threading.Event``s) from the UI thread, never a queued signal to the busy worker; a stopped
-run still saves ``cancelled.pt``. Trained models open as tabs once the session is over, one
-every ``OPEN_GAP_MS`` (building a tab takes ~100 ms; the window repaints in between).
+Processes: the engine runs in a worker process of its own (a :class:`ProcessRunner` over
+``rmt_gui.jobs.process_worker``; one child, reused from run to run), which also computes the
+spectrum snapshots, so this process only draws. Nothing live crosses: a start model goes as
+bytes of this project's format, a resume point as its checkpoint's path. The events reach this
+widget in batches, polled on the UI thread without blocking, and only update
+:class:`TrainingSession`; a 20 Hz timer draws whatever changed, so the redraw rate never
+follows the step rate, and the start and end of a run are drawn at once. Spectra (the costly
+part) are drawn at most every ``SPECTRA_MS`` and never in the same tick as the curves. Pause and
+stop set the engine's :class:`PauseGate` and :class:`CancelToken` (shared-memory flags)
+from the UI thread; a stopped run still saves ``cancelled.pt``, and a worker that does not stop
+is ended by force. A crashed or killed worker fails the run with one line. Trained models open
+as tabs once the session is over, one every ``OPEN_GAP_MS`` (building a tab takes ~100 ms; the
+window repaints in between).
+**Resume run…** goes on with a stopped or killed run folder from its last checkpoint (and with
+its unfinished baseline after it), drawn live from the step it stopped at.
 
 While a session runs, the app's full garbage collections are held back (see
 :mod:`rmt_gui.ui.collector`): one walks every live object holding the GIL, which would stall
-both the UI and the training thread.
+the UI.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -42,9 +48,11 @@ from PySide6.QtWidgets import (
 
 from rmt_gui.errors import RmtGuiError
 from rmt_gui.jobs.config import TrainConfig
-from rmt_gui.jobs.control import CancelToken, PauseGate
+from rmt_gui.jobs.control import PauseGate
 from rmt_gui.jobs.events import Paused, PruneEvent, Resumed, RunEnded, RunStarted
+from rmt_gui.jobs.process_worker import JobSpec, ProcessWorker
 from rmt_gui.state.plot_data import PlotOptions
+from rmt_gui.state.settings_schema import TrainSettings
 from rmt_gui.state.training import RunState, TrainingSession, baseline_dir, new_run_dir
 from rmt_gui.ui import theme
 from rmt_gui.ui.collector import hold_full_collections
@@ -56,16 +64,24 @@ from rmt_gui.ui.train_curves import TrainCurves
 from rmt_gui.ui.train_log import ComparisonTable, PruningLog
 from rmt_gui.ui.train_options import TrainOptions
 from rmt_gui.ui.train_spectra import TrainSpectra
-from rmt_gui.ui.workers import Runner
+from rmt_gui.ui.workers import ProcessRunner
 
-REDRAW_MS = 100
+REDRAW_MS = 50
 SPECTRA_MS = 200
-UI_SHARE = 0.08
+UI_SHARE = 0.3
 SHARE_WINDOW_S = 1.0
 MAX_WAIT_S = 0.5
 OPEN_GAP_MS = 60
 ALL_PARTS = frozenset({"curves", "spectra", "log", "progress", "status", "table"})
 START_PARTS = frozenset({"progress", "status"})
+Queued = tuple[RunState, TrainConfig, bytes | None, Any]
+"""A run waiting its turn: its state, config, start model (as bytes) and resume point (either may
+be None)."""
+
+
+def app_threads() -> int:
+    """Torch threads for a run in the app: all cores but one, kept for the UI."""
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 class TrainPanel(QWidget):
@@ -75,6 +91,8 @@ class TrainPanel(QWidget):
     modelFinished = Signal(Path)
     stateChanged = Signal()
     frameDrawn = Signal(int)
+    in_process = True
+    """Train in a worker process (else in a thread of this one: tests that patch the engine)."""
 
     def __init__(
         self,
@@ -85,21 +103,20 @@ class TrainPanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self.settings, self.data, self._models = settings, data, models
-        self.runner = Runner(self, dedicated=True)
+        worker = ProcessWorker(app_threads(), in_process=self.in_process)
+        self.runner = ProcessRunner(worker, self)
         self.session = TrainingSession()
-        self.cancel: CancelToken | None = None
         self.pause_gate: PauseGate | None = None
-        self._queue: list[tuple[RunState, TrainConfig, Any]] = []
+        self._queue: list[Queued] = []
         self._active: RunState | None = None
         self._spectra_at = self._drawn_at = 0.0
         self._spectra_last = False
         self._holding = False
         self._cpu: deque[tuple[float, float]] = deque()
-        self.form = TrainOptions(settings.options("train"))
+        self.form = TrainOptions(settings.train())
         self.form.dataFolderRequested.connect(self._choose_data)
         self.curves = TrainCurves()
-        plot = settings.options("view").get("plot", {})
-        self.spectra = TrainSpectra(PlotOptions(plot.get("scale", "eigen"), True, 60))
+        self.spectra = TrainSpectra(PlotOptions(settings.view().plot.scale, True))
         self.spectra.status.connect(self.status.emit)
         self.log = PruningLog()
         self.table = ComparisonTable()
@@ -118,7 +135,10 @@ class TrainPanel(QWidget):
         self.stop_button.setToolTip("Stop and keep the partial model (Shift+F5)")
         self.defaults_button = QPushButton("Paper defaults")
         self.defaults_button.setToolTip("784-1000-10, SGD 0.08/0.9, batch 128, cut every epoch")
+        self.resume_button = QPushButton("Resume run…")
+        self.resume_button.setToolTip("Go on with a stopped or killed run from its last checkpoint")
         self.start_button.clicked.connect(self.start)
+        self.resume_button.clicked.connect(self.choose_resume)
         self.pause_button.clicked.connect(self.toggle_pause)
         self.stop_button.clicked.connect(self.stop)
         self.defaults_button.clicked.connect(self.form.reset)
@@ -142,7 +162,10 @@ class TrainPanel(QWidget):
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(scroll, 1)
-        column.addWidget(self.defaults_button)
+        extra = QHBoxLayout()
+        extra.addWidget(self.defaults_button)
+        extra.addWidget(self.resume_button)
+        column.addLayout(extra)
         column.addLayout(buttons)
         column.addWidget(self.progress)
         column.addWidget(self.state_label)
@@ -205,6 +228,7 @@ class TrainPanel(QWidget):
         self.pause_button.setText("Resume" if paused and run is not None else "Pause")
         self.form.setEnabled(run is None)
         self.defaults_button.setEnabled(run is None)
+        self.resume_button.setEnabled(run is None)
         self.stateChanged.emit()
 
     # -- commands ---------------------------------------------------------------------------
@@ -216,55 +240,112 @@ class TrainPanel(QWidget):
 
     def _start_in(self, root: Path) -> None:
         form = self.form
-        threads = max(1, (os.cpu_count() or 2) - 1)
         try:
-            config = form.config(root, threads)
+            config = form.config(root, app_threads())
             run_dir = new_run_dir(form.output_root())
         except RmtGuiError as exc:
             self._say(f"Cannot start: {exc}", True)
             return
-        self.settings.set_options("train", form.options())
-        model = form.start_model()
+        self.settings.set_train(form.options())
+        model = self._start_bytes(form.start_model())
         self.session = TrainingSession()
         label = "RMT-pruned" if config.prune is not None else "no pruning"
-        queue = [(self.session.add_run(label, run_dir), config, model)]
+        queue = [(self.session.add_run(label, run_dir), config, model, None)]
         if config.prune is not None and form.compare.isChecked():
             baseline = self.session.add_run("baseline (no pruning)", baseline_dir(run_dir), True)
-            queue.append((baseline, dataclasses.replace(config, prune=None), model))
+            queue.append((baseline, dataclasses.replace(config, prune=None), model, None))
+        self._begin(queue, config.epochs, run_dir)
+        self._next_run()
+
+    @staticmethod
+    def _start_bytes(model: Any) -> bytes | None:
+        """The chosen start model as bytes for the worker process (``None``: a new network)."""
+        if model is None:
+            return None
+        from rmt_gui.jobs.training_job import model_bytes
+
+        return model_bytes(model)
+
+    def choose_resume(self) -> None:
+        """Pick a run folder and go on with it (see :meth:`resume`)."""
+        if self.running:
+            return
+        root = str(self.form.output_root())
+        folder = QFileDialog.getExistingDirectory(self, "Resume a training run", root)
+        if folder:
+            self.resume(Path(folder))
+
+    def resume(self, run_dir: Path) -> None:
+        """Go on with the run in ``run_dir`` from its last checkpoint, live as a new run (asks
+        for MNIST first if it is missing)."""
+        if not self.running:
+            self.data.ensure(self, partial(self._resume_in, run_dir))
+
+    def _resume_in(self, run_dir: Path, root: Path) -> None:
+        """Resume ``run_dir`` and then its unfinished baseline, if it has one (either alone
+        when the other cannot go on)."""
+        from rmt_gui.jobs.resume import find_resume_point
+
+        sibling = baseline_dir(run_dir)
+        points, problems = [], []
+        for folder in (run_dir, sibling) if sibling.is_dir() else (run_dir,):
+            try:
+                points.append((folder, find_resume_point(folder)))
+            except RmtGuiError as exc:
+                problems.append(exc)
+        if not points:
+            self._say(f"Cannot resume: {problems[0]}", True)
+            show_error(self, "Cannot resume", f"Cannot resume: {problems[0]}")
+            return
+        self.session = TrainingSession()
+        queue = [self._resumed(folder, point, root) for folder, point in points]
+        self._begin(queue, points[0][1].state.config.epochs, run_dir)
+        for problem in problems:
+            self.log.add_note(f"not resumed: {problem}")
+        for (run, *_), (_, point) in zip(queue, points, strict=True):
+            for note in point.notes:
+                self.log.add_note(note)
+            self.log.add_note(f"{run.label}: resuming from {point.path} at step {point.state.step}")
+        self._next_run()
+
+    def _resumed(self, run_dir: Path, point: Any, root: Path) -> Queued:
+        """A queue entry going on with ``point`` (this app's threads, the data in ``root``)."""
+        config = dataclasses.replace(point.state.config, threads=app_threads(), data_root=str(root))
+        baseline = config.prune is None
+        label = "no pruning" if baseline else "RMT-pruned"
+        if baseline and run_dir.name.endswith("-baseline"):
+            label = "baseline (no pruning)"
+        return self.session.add_run(label, run_dir, baseline), config, None, point
+
+    def _begin(self, queue: list[Queued], epochs: int, run_dir: Path) -> None:
+        """Set up a session of queued runs and clear the views (:meth:`_next_run` starts it)."""
         self._queue = queue
         self._hold_collections(True)
-        self.curves.reset(config.epochs)
+        self.curves.reset(epochs)
         self.log.clear_log()
         self.table.set_rows([])
         self.bottom.setCurrentWidget(self.log)
         self.folder_label.setText(f"Run folder: {run_dir}")
-        self._next_run()
 
     def _next_run(self) -> None:
         """Start the next queued run in the worker, or finish the session."""
         if not self._queue:
             self._finish()
             return
-        run, config, model = self._queue.pop(0)
-        cancel = CancelToken()
-        pause = PauseGate(cancel)
-        self.cancel, self.pause_gate, self._active = cancel, pause, run
-        snapshots = self.form.snapshot_policy()
-        run_dir = run.run_dir
-
-        def work(_token):
-            from rmt_gui.jobs.training_job import training_job
-
-            return training_job(config, run_dir, snapshots, cancel, pause, model=model)
-
+        run, config, model, resume = self._queue.pop(0)
+        self._active = run
+        where = str(resume.path) if resume is not None else None
+        args = (config, str(run.run_dir), self.form.snapshot_policy(), model, where)
         self.spectra.set_runs(self.session.runs, follow=run)
         self.runner.start(
-            "train", work, on_item=lambda events: self._received(run, events),
-            on_done=self._run_done, on_error=lambda message: self._run_failed(run, message),
+            JobSpec("rmt_gui.jobs.training_job", "training_process", args),
+            on_item=lambda events: self._received(run, events), on_done=self._run_done,
+            on_error=lambda message: self._run_failed(run, message), on_cancel=self._run_done,
         )  # fmt: skip
+        self.pause_gate = self.runner.pause_gate
         self._cpu.clear()
         self.timer.start()
-        self._say(f"Training {run.label} → {run_dir}", False)
+        self._say(f"Training {run.label} → {run.run_dir}", False)
         self._update_buttons()
         self._draw({"progress", "status"})
 
@@ -286,23 +367,21 @@ class TrainPanel(QWidget):
     def stop(self) -> None:
         """Stop at the next step boundary (the engine saves ``cancelled.pt``); no baseline."""
         run = self._active
-        if run is None or self.cancel is None:
+        if run is None:
             return
         self._queue.clear()
-        self.cancel.cancel()
+        self.runner.cancel()
         run.status = "stopping"
         self.session.mark("status")
         self._update_buttons()
         self._draw({"status"})
 
     def shutdown(self, timeout_s: float = 30.0) -> bool:
-        """Stop the run and wait for its thread (at most ``timeout_s``); late events dropped."""
+        """Stop the run and its worker process (the run gets ``timeout_s`` to end by itself,
+        then the worker is killed); late events are dropped."""
         self._queue.clear()
-        if self.cancel is not None:
-            self.cancel.cancel()
         self.timer.stop()
-        finished = self.runner.wait(timeout_s)
-        self.runner.cancel_all()
+        finished = self.runner.close(timeout_s)
         self._active = None
         self._hold_collections(False)
         return finished
@@ -370,8 +449,8 @@ class TrainPanel(QWidget):
     def _over_budget(self) -> bool:
         """Whether the UI thread used more than ``UI_SHARE`` of a core lately (CPU clock).
 
-        Everything the UI thread does holds the GIL the training thread needs between its
-        torch calls; skipping frames while over budget keeps training at full pace.
+        Training has a process of its own, but on a machine with few cores the UI's drawing
+        still takes CPU time from it; skipping frames while over budget keeps it at full pace.
         """
         now, cpu = time.monotonic(), time.thread_time()
         samples = self._cpu
@@ -442,6 +521,6 @@ class TrainPanel(QWidget):
     def _say(self, text: str, error: bool) -> None:
         self.status.emit(text, error)
 
-    def options(self) -> dict[str, Any]:
+    def options(self) -> TrainSettings:
         """The form's settings (the main window persists them on close)."""
         return self.form.options()

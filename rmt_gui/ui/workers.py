@@ -1,4 +1,4 @@
-"""The one place that starts threads: Qt-free generators run in a thread pool.
+"""The one place that starts workers: Qt-free generators in a thread pool, or in a process.
 
 A job is ``work(token) -> iterator``; every item it yields reaches the UI thread through a
 queued signal of a bridge object that lives in the UI thread (never a lambda on a worker-side
@@ -10,12 +10,15 @@ A worker holds nothing of the UI: its task sees only the Qt-free generator funct
 and a job number, while the callbacks (bound to widgets) stay with the :class:`Runner` in the UI
 thread. Were the worker to drop the last reference to a widget, the C++ object would be
 destroyed off the UI thread, which deadlocks or crashes PySide.
+
+Heavy work (training) runs in a :class:`ProcessRunner`: a child process of
+``rmt_gui.jobs.process_worker`` with its own interpreter and GIL, whose events a timer moves to
+the UI thread every ``POLL_MS`` without ever blocking on them.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 import threading
 import traceback
@@ -23,29 +26,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 
 from rmt_gui.errors import CancelledError, RmtGuiError
-from rmt_gui.jobs.control import CancelToken
+from rmt_gui.jobs.control import CancelToken, PauseGate
+from rmt_gui.jobs.process_worker import (
+    JobEnded,
+    JobSpec,
+    ProcessWorker,
+    describe_failure,
+    lower_thread_priority,
+)
 
 Work = Callable[[CancelToken], Iterator[Any]]
-WORKER_NICENESS = 10
-_local = threading.local()
-
-
-def lower_thread_priority() -> None:
-    """Make the calling pool thread yield the CPU to the UI thread (Linux: per-thread nice).
-
-    On a machine with few cores the UI thread otherwise competes on equal terms with workers
-    (and with the BLAS threads they start, which inherit this niceness) and stutters.
-    """
-    if getattr(_local, "lowered", False) or sys.platform != "linux":
-        return
-    _local.lowered = True
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
-    except OSError:
-        return
+POLL_MS = 25
+__all__ = ["ProcessRunner", "Runner", "describe_failure", "lower_thread_priority"]
 
 
 @dataclass(eq=False)
@@ -81,16 +76,6 @@ class Job:
     def cancel(self) -> None:
         """Ask the worker to stop at its next yield; later items are dropped."""
         self.token.cancel()
-
-
-def describe_failure(exc: BaseException) -> str:
-    """One line for the user: the core's message, an OS error's file and reason, or the type."""
-    if isinstance(exc, RmtGuiError):
-        return str(exc)
-    if isinstance(exc, OSError):
-        where = f"{exc.filename}: " if exc.filename else ""
-        return f"{where}{exc.strerror or exc}"
-    return f"internal error: {type(exc).__name__}: {exc}"
 
 
 class _Bridge(QObject):
@@ -220,3 +205,85 @@ class Runner(QObject):
             handler(message)
         else:
             handler()
+
+
+class ProcessRunner(QObject):
+    """Runs one job at a time in a :class:`ProcessWorker` and hands its items to callbacks on
+    the UI thread (a ``POLL_MS`` timer drains the worker only while a job runs)."""
+
+    def __init__(self, worker: ProcessWorker, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self._callbacks: tuple[Callable[..., None] | None, ...] = (None, None, None, None)
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._poll)
+
+    @property
+    def cancel_token(self) -> CancelToken:
+        return self.worker.cancel_token
+
+    @property
+    def pause_gate(self) -> PauseGate:
+        return self.worker.pause_gate
+
+    def start(
+        self,
+        spec: JobSpec,
+        on_item: Callable[[Any], None] | None = None,
+        on_done: Callable[[], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        on_cancel: Callable[[], None] | None = None,
+    ) -> None:
+        """Run ``spec`` in the worker (the previous job must have ended)."""
+        self.worker.start(spec)
+        self._callbacks = (on_item, on_done, on_error, on_cancel)
+        self._timer.start()
+
+    def running(self) -> bool:
+        """Whether a job runs and its end has not been delivered yet."""
+        return self.worker.running
+
+    def cancel(self) -> None:
+        """Ask the job to stop (the worker is ended by force if it does not)."""
+        self.worker.cancel()
+
+    def _poll(self) -> None:
+        """Deliver what arrived; on the job's end, stop polling, then call its end callback."""
+        on_item = self._callbacks[0]
+        for item in self.worker.poll():
+            if isinstance(item, JobEnded):
+                self._end(item)
+                return
+            if on_item is not None:
+                on_item(item)
+
+    def _end(self, ended: JobEnded) -> None:
+        """Stop polling and call the callback for how the job ended."""
+        _, on_done, on_error, on_cancel = self._callbacks
+        self._forget()
+        if ended.outcome == "failed":
+            if on_error is not None:
+                on_error(ended.message)
+        else:
+            callback = on_done if ended.outcome == "done" else on_cancel
+            if callback is not None:
+                callback()
+
+    def _forget(self) -> None:
+        """No more deliveries: the job ended or its results are no longer wanted."""
+        self._timer.stop()
+        self._callbacks = (None, None, None, None)
+
+    def wait(self, timeout_s: float = 30.0) -> bool:
+        """Block until the job has ended (at most ``timeout_s``); its late items are dropped."""
+        ended = self.worker.wait(timeout_s)
+        if ended:
+            self._forget()
+        return ended
+
+    def close(self, timeout_s: float = 30.0) -> bool:
+        """Cancel the job, wait for it (at most ``timeout_s``, then it is killed) and stop the
+        child; late items are dropped. Returns whether the job ended by itself in time."""
+        self._forget()
+        return self.worker.close(timeout_s)

@@ -134,5 +134,6 @@ def test_nan_layer_is_reported_and_the_rest_analysed(
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert [layer["name"] for layer in doc["layers"]] == ["good"]
-    assert doc["errors"] == [{"name": "bad", "error": "matrix contains NaN values"}]
-    assert f"{path}: layer bad: matrix contains NaN values" in captured.err
+    problem = "NaN or infinite weights (1 NaN of 10000 entries)"
+    assert doc["errors"] == [{"name": "bad", "error": problem}]
+    assert f"{path}: layer bad: {problem}" in captured.err

@@ -151,13 +151,13 @@ def test_nan_and_inf_reported_per_layer(tmp_path: Path) -> None:
     assert result.returncode == 1
     doc = json.loads(result.stdout)
     assert [layer["name"] for layer in doc["layers"]] == ["fc3.weight"]
-    assert doc["errors"] == [
-        {"name": "fc1.weight", "error": "matrix contains NaN values"},
-        {"name": "fc2.weight", "error": "matrix contains inf values"},
-    ]
+    problems = {
+        "fc1.weight": "NaN or infinite weights (1 NaN of 25088 entries)",
+        "fc2.weight": "NaN or infinite weights (1 inf of 512 entries)",
+    }
+    assert doc["errors"] == [{"name": name, "error": text} for name, text in problems.items()]
     assert result.stderr.strip().splitlines() == [
-        f"rmt-gui: error: {path}: layer fc1.weight: matrix contains NaN values",
-        f"rmt-gui: error: {path}: layer fc2.weight: matrix contains inf values",
+        f"rmt-gui: error: {path}: layer {name}: {text}" for name, text in problems.items()
     ]
 
 

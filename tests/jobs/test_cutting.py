@@ -8,7 +8,7 @@ import torch
 
 from rmt_gui.jobs.config import PruneConfig
 from rmt_gui.jobs.cutting import linear_weights, prune_network
-from rmt_gui.model.surgery import get_weight, parameter_count
+from rmt_gui.model.surgery import SurgeryError, get_weight, parameter_count
 from rmt_gui.model.tree import build_mlp, is_factor_pair
 from rmt_gui.spectral import keep_rank
 
@@ -40,7 +40,7 @@ def test_keep_rule_factorises_the_random_init() -> None:
 
 def test_factors_are_truncated_never_split_again() -> None:
     model, _ = prune_network(build_mlp([784, 64, 10], seed=0), PruneConfig(), 0.45, gen())
-    cfg = PruneConfig(skip_poor_fit=False)
+    cfg = PruneConfig.from_options(skip_poor_fit=False)
     again, records = prune_network(model, cfg, 0.2, gen())
     by_layer = {r.layer: r for r in records}
     for layer in ("fc1.0.weight", "fc1.1.weight"):
@@ -53,7 +53,9 @@ def test_factors_are_truncated_never_split_again() -> None:
 
 def test_truncate_variant_keeps_shapes() -> None:
     model = build_mlp([784, 64, 10], seed=0)
-    pruned, (fc1, _) = prune_network(model, PruneConfig(variant="truncate"), 0.45, gen())
+    pruned, (fc1, _) = prune_network(
+        model, PruneConfig.from_options(variant="truncate"), 0.45, gen()
+    )
     assert fc1.factor_shapes is None
     assert get_weight(pruned, "fc1.weight").shape == (64, 784)
     assert np.sum(sv(pruned, "fc1.weight") > 1e-4) == fc1.rank_after < 64
@@ -61,7 +63,7 @@ def test_truncate_variant_keeps_shapes() -> None:
 
 def test_shrink_variant_scales_the_noise_values() -> None:
     model = build_mlp([784, 64, 10], seed=0)
-    cfg = PruneConfig(variant="shrink", shrink_factor=0.25)
+    cfg = PruneConfig.from_options(variant="shrink", shrink_factor=0.25)
     pruned, (fc1, _) = prune_network(model, cfg, 0.45, gen())
     assert not fc1.skipped and fc1.factor_shapes is None
     np.testing.assert_allclose(
@@ -73,11 +75,11 @@ def test_shrink_variant_scales_the_noise_values() -> None:
 
 def test_random_variant_is_seeded_and_keeps_the_spikes() -> None:
     model = build_mlp([784, 64, 10], seed=0)
-    cfg = PruneConfig(variant="random", factorize=False)
+    cfg = PruneConfig.from_options(variant="random", factorize=False)
     first, (a, _) = prune_network(model, cfg, 0.45, gen(1))
     same, _ = prune_network(model, cfg, 0.45, gen(1))
     other, _ = prune_network(model, cfg, 0.45, gen(2))
-    top, _ = prune_network(model, dataclasses.replace(cfg, variant="truncate"), 0.45, gen(1))
+    top, _ = prune_network(model, dataclasses.replace(cfg, random_subset=False), 0.45, gen(1))
     assert a.rank_after == keep_rank(a.n_signal, 64, 0.45, 10)
     torch.testing.assert_close(first.fc1.weight, same.fc1.weight)
     assert not torch.allclose(first.fc1.weight, other.fc1.weight)
@@ -87,7 +89,9 @@ def test_random_variant_is_seeded_and_keeps_the_spikes() -> None:
 
 def test_poor_fits_are_skipped_and_say_why() -> None:
     model = build_mlp([784, 64, 10], seed=0)
-    pruned, records = prune_network(model, PruneConfig(fit_threshold=1e-6), 0.45, gen())
+    pruned, records = prune_network(
+        model, PruneConfig.from_options(fit_threshold=1e-6), 0.45, gen()
+    )
     assert all(r.skipped.startswith("poor MP fit") for r in records)
     assert all(not r.good_fit for r in records)
     torch.testing.assert_close(pruned.fc1.weight, model.fc1.weight)
@@ -103,5 +107,13 @@ def test_records_serialise_to_json() -> None:
 @pytest.mark.parametrize("min_rank", [40, 64])
 def test_min_rank_is_respected(min_rank: int) -> None:
     model = build_mlp([784, 64, 10], seed=0)
-    _, (fc1, _) = prune_network(model, PruneConfig(min_rank=min_rank), 0.1, gen())
+    _, (fc1, _) = prune_network(model, PruneConfig.from_options(min_rank=min_rank), 0.1, gen())
     assert fc1.rank_after == min_rank or fc1.skipped == "keeps all 64 singular values"
+
+
+def test_a_layer_that_is_not_finite_stops_the_cut_naming_it() -> None:
+    model = build_mlp([784, 32, 10], seed=0)
+    with torch.no_grad():
+        model.fc2.weight[0, 0] = float("nan")
+    with pytest.raises(SurgeryError, match=r"^fc2\.weight: cannot cut this layer: .*NaN"):
+        prune_network(model, PruneConfig(), 0.45, gen())

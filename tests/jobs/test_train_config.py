@@ -1,10 +1,12 @@
 """Training settings: noise schedules, cut timing, validation and the JSON record."""
 
+import dataclasses
 import json
 
 import pytest
 
 from rmt_gui.jobs.config import (
+    PAPER_KEEP_NOISE,
     ConfigError,
     NoiseSchedule,
     PruneConfig,
@@ -12,6 +14,7 @@ from rmt_gui.jobs.config import (
     TrainConfig,
     parse_dims,
 )
+from rmt_gui.model.rule import PruneRule, RuleError
 
 
 def test_schedules_parse_and_evaluate() -> None:
@@ -47,15 +50,75 @@ def test_cut_timing() -> None:
         (TrainConfig(momentum=1.0), "momentum"),
         (TrainConfig(batch_size=0), "batch size"),
         (TrainConfig(limit_train=0), "limit-train"),
-        (TrainConfig(prune=PruneConfig(every_epochs=0)), "prune-every"),
-        (TrainConfig(prune=PruneConfig(variant="best")), "variant"),
-        (TrainConfig(prune=PruneConfig(fit_threshold=0.0)), "fit threshold"),
-        (TrainConfig(prune=PruneConfig(alpha=0.6)), "alpha"),
     ],
 )
 def test_validation_names_the_setting(config: TrainConfig, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         config.validate()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"every_epochs": 0}, "prune-every must be at least 1 epoch"),
+        ({"every_steps": 0}, "prune-every-steps must be at least 1"),
+        ({"variant": "best"}, "unknown pruning variant 'best'"),
+        ({"first_cut": "middle"}, "first cut must be 'start' or 'end'"),
+    ],
+)
+def test_pruning_schedule_is_checked_when_built(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        PruneConfig.from_options(**options)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"fit_threshold": 0.0}, r"--fit-threshold must be a positive number, got 0"),
+        ({"alpha": 0.6}, r"--alpha must be in \[0, 0.5\), got 0.6"),
+        ({"beta": float("nan")}, r"--beta must be in \(0, 1\), got nan"),
+        ({"shrink_factor": float("inf")}, r"--shrink-factor must be in \[0, 1\], got inf"),
+        ({"min_rank": 0}, "--min-rank must be at least 1, got 0"),
+    ],
+)
+def test_the_cut_rule_is_checked_when_built(options: dict, message: str) -> None:
+    with pytest.raises(RuleError, match=message):
+        PruneConfig.from_options(**options)
+
+
+def test_only_bema_and_shrink_rules_cut_during_training() -> None:
+    with pytest.raises(ConfigError, match="training cuts by BEMA or shrink, not 'rank'"):
+        PruneConfig(rule=PruneRule("rank", rank=3))
+    with pytest.raises(ConfigError, match="random variant"):
+        PruneConfig(rule=PruneRule("shrink"), random_subset=True)
+
+
+@pytest.mark.parametrize("variant", ["keep", "truncate", "shrink", "random"])
+def test_variants_map_to_one_rule_and_back(variant: str) -> None:
+    schedule = NoiseSchedule.parse("linear:0.2:0.6")
+    config = PruneConfig.from_options(variant=variant, keep_noise=schedule, min_rank=7, seed=3)
+    assert config.variant == variant
+    assert config.rule.method == ("shrink" if variant == "shrink" else "bema")
+    assert (config.rule.factorize == "if_smaller") == (variant in ("keep", "random"))
+    assert config.random_subset == (variant == "random")
+    assert config.keep_noise == schedule and config.rule.min_rank == 7
+    record = json.loads(json.dumps(config.to_json()))
+    assert PruneConfig.from_json(record) == config
+
+
+def test_paper_defaults_are_the_trainers_and_prune_defaults_are_plain() -> None:
+    paper = PruneConfig().rule
+    assert paper.keep_noise == PAPER_KEEP_NOISE == PruneRule().keep_noise
+    assert paper.factorize == "if_smaller" and paper.skip_poor_fit
+    assert PruneRule().factorize == "never" and not PruneRule().skip_poor_fit
+    assert PruneConfig().keep_noise == NoiseSchedule("constant", (PAPER_KEEP_NOISE,))
+    assert PruneConfig().rule_at(0.2) == dataclasses.replace(paper, keep_noise=0.2)
+
+
+def test_unreadable_json_settings_are_a_config_error() -> None:
+    record = {**PruneConfig().to_json(), "colour": "blue"}
+    with pytest.raises(ConfigError, match="unreadable pruning settings"):
+        PruneConfig.from_json(record)
 
 
 def test_snapshot_policy_validation() -> None:

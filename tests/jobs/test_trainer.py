@@ -104,7 +104,9 @@ def test_event_stream_order_and_content(data: TrainData, tmp_path: Path) -> None
 
 
 def test_pruning_changes_shapes_as_the_rule_says(data: TrainData) -> None:
-    config = dataclasses.replace(SMALL, prune=dataclasses.replace(EVERY_4, skip_poor_fit=False))
+    config = dataclasses.replace(
+        SMALL, prune=PruneConfig.from_options(every_steps=4, skip_poor_fit=False)
+    )
     trainer = Trainer(config, data=data)
     events = run_all(trainer)
     first, *later = of(events, PruneEvent)

@@ -107,7 +107,7 @@ def test_failing_writer_leaves_nothing_behind(tmp_path: Path) -> None:
         handle.write(b"partial data")
         raise OSError("disk full")
 
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(FileError, match=r"could not be written \(disk full\)"):
         atomic_write(target, write)
     assert os.listdir(tmp_path) == []
 

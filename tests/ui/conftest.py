@@ -12,6 +12,7 @@ from torch import nn
 
 from rmt_gui.model.native import save_native
 from rmt_gui.model.tree import build_mlp
+from rmt_gui.state.settings_schema import ViewSettings
 from rmt_gui.ui.app import application
 from rmt_gui.ui.main_window import MainWindow
 from rmt_gui.ui.settings import AppSettings, ini_settings
@@ -56,7 +57,7 @@ def settings(tmp_path: Path) -> AppSettings:
     """Settings in a temporary INI file, pointing at the shared MNIST folder."""
     store = AppSettings(ini_settings(tmp_path / "settings.ini"))
     store.set_data_folder(DATA_DIR)
-    store.set_options("view", {"eval_count": 500, "sweep_points": 4})
+    store.set_view(ViewSettings(eval_count=500, sweep_points=4))
     return store
 
 

@@ -13,7 +13,7 @@ from rmt_gui.cli import main
 
 def test_window_modules_do_not_import_heavy_libraries() -> None:
     code = (
-        "import sys, rmt_gui.ui.app; "
+        "import sys, rmt_gui.ui.app, rmt_gui.ui.main_window; "
         "print(sorted(m for m in ('torch', 'scipy', 'rmt_gui.model.history') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -25,7 +25,7 @@ def test_window_modules_do_not_import_heavy_libraries() -> None:
 )
 def test_cli_launches_the_app(monkeypatch, argv: list[str], files: list[str]) -> None:
     calls: list[list[str]] = []
-    monkeypatch.setattr(open_command, "launch", lambda given: calls.append(given) or 0)
+    monkeypatch.setattr(open_command, "launch", lambda given, *_: calls.append(given) or 0)
     assert main(argv) == 0
     assert calls == [files]
 

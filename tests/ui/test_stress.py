@@ -1,4 +1,4 @@
-"""Guards against the PySide6 6.12.0 reference-count crash (GUIDE §3)."""
+"""Guards against the PySide6 6.12.0 reference-count crash (docs/architecture.md §3)."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.model.surgery import get_weight
 from rmt_gui.state.plot_data import plot_data
 from rmt_gui.ui import dialogs
+from rmt_gui.ui.train_panel import TrainPanel
 from tests.ui.conftest import WAIT_MS, open_and_wait, small_training
 from tests.ui.test_open import message_box
 
@@ -86,7 +87,7 @@ def test_live_run_draws_the_engines_events(qtbot, window, tmp_path) -> None:
     panel.pause_button.click()
     finish(qtbot, panel)
     assert run.status == "finished" and run.run_dir.parent == tmp_path
-    assert window.settings.options("train")["dims"] == "784,64,10"
+    assert window.settings.train().dims == "784,64,10"
     steps = rows(run.run_dir / "steps.csv")
     raw = panel.curves.runs[0].raw
     assert len(steps) == 300
@@ -153,6 +154,7 @@ def test_an_engine_error_is_shown_and_the_app_stays_usable(
         return original(self, images, labels)
 
     monkeypatch.setattr(Trainer, "_step", failing)
+    monkeypatch.setattr(TrainPanel, "in_process", False)  # the patch is in this process
     panel = window.training.show()
     small_training(panel, tmp_path, every=500)
     panel.start_button.click()

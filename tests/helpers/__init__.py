@@ -1,0 +1,1 @@
+"""Fixtures shared by several test modules (files the tests write themselves)."""

@@ -1,0 +1,184 @@
+"""The worker process: events stream back, cancel/pause cross over, deaths become one error."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from rmt_gui.errors import RmtGuiError
+from rmt_gui.jobs.process_worker import (
+    THREAD_VARIABLES,
+    JobEnded,
+    JobSpec,
+    ProcessWorker,
+    describe_failure,
+    dumps,
+    exit_message,
+)
+from rmt_gui.spectral.spectrum import Spectrum
+
+JOBS = "tests.helpers.worker_jobs"
+LIMIT = 1 << 30  # the numpy-only children need far less
+WAIT_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[ProcessWorker]:
+    """One worker for the module: its child is reused, or respawned after a death."""
+    worker = ProcessWorker(threads=1, memory_limit=LIMIT, grace_s=0.3)
+    yield worker
+    assert worker.close(WAIT_S)
+
+
+def collect(worker: ProcessWorker, spec: JobSpec, cancel_after: int | None = None) -> list:
+    """Run ``spec`` to its end; every item, the JobEnded last (cancel after that many items)."""
+    worker.start(spec)
+    items: list = []
+    deadline = time.monotonic() + WAIT_S
+    while worker.running:
+        assert time.monotonic() < deadline, "the job did not end"
+        items += worker.poll()
+        if cancel_after is not None and len(items) >= cancel_after:
+            worker.cancel()
+        time.sleep(0.01)
+    return items
+
+
+def test_items_stream_in_order_from_one_reused_child(worker) -> None:
+    first = collect(worker, JobSpec(JOBS, "counting", (5, 0.0)))
+    second = collect(worker, JobSpec(JOBS, "counting", (2, 0.0)))
+    assert first[-1] == JobEnded("done") and second[-1] == JobEnded("done")
+    assert [item["index"] for item in first[:-1]] == list(range(5))
+    np.testing.assert_array_equal(first[3]["values"], [3.0, 4.0, 5.0])
+    assert not first[3]["values"].flags.writeable
+    pids = {item["pid"] for item in first[:-1] + second[:-1]}
+    assert pids == {worker.pid} and worker.pid != os.getpid()
+
+
+def test_the_child_sets_its_threads_and_imports_only_what_the_job_needs(worker) -> None:
+    (seen, ended) = collect(worker, JobSpec(JOBS, "environment", THREAD_VARIABLES))
+    assert ended == JobEnded("done")
+    assert seen == dict.fromkeys(THREAD_VARIABLES, "1") | {"torch": False}
+
+
+def test_a_job_error_is_one_line_and_the_child_goes_on(worker) -> None:
+    items = collect(worker, JobSpec(JOBS, "failing", ("model.pt: broken header",)))
+    assert items == [1, JobEnded("failed", "model.pt: broken header")]
+    pid = worker.pid
+    assert collect(worker, JobSpec(JOBS, "counting", (1, 0.0)))[-1] == JobEnded("done")
+    assert worker.pid == pid
+
+
+@pytest.mark.parametrize(
+    ("job", "args", "message"),
+    [
+        ("crashing", (signal.SIGSEGV,), "the worker crashed (signal 11)"),
+        ("crashing", (signal.SIGABRT,), "the worker crashed (signal 6)"),
+        ("hungry", (4 * LIMIT,), "the worker ran out of memory"),
+    ],
+)
+def test_a_dying_child_ends_its_job_with_one_error(worker, job, args, message) -> None:
+    assert collect(worker, JobSpec(JOBS, job, args)) == [1, JobEnded("failed", message)]
+    again = collect(worker, JobSpec(JOBS, "counting", (1, 0.0)))
+    assert again[-1] == JobEnded("done") and again[0]["pid"] == worker.pid
+
+
+def test_a_child_killed_from_outside_is_reported(worker) -> None:
+    worker.start(JobSpec(JOBS, "counting", (10_000, 0.01)))
+    items: list = []
+    while not items:
+        items += worker.poll()
+    os.kill(worker.pid, signal.SIGKILL)
+    deadline = time.monotonic() + WAIT_S
+    while worker.running and time.monotonic() < deadline:
+        items += worker.poll()
+    assert items[-1] == JobEnded("failed", exit_message(-signal.SIGKILL))
+    assert "killed (signal 9)" in items[-1].message
+
+
+def test_a_job_that_ignores_cancel_is_ended_by_force(worker) -> None:
+    started = time.monotonic()
+    items = collect(worker, JobSpec(JOBS, "stubborn", ()), cancel_after=1)
+    assert items == [1, JobEnded("failed", "the worker did not stop when asked and was killed")]
+    assert time.monotonic() - started < 5
+
+
+def test_pause_holds_the_job_and_cancel_stops_it(worker) -> None:
+    worker.start(JobSpec(JOBS, "counting", (10_000, 0.005)))
+    items: list = []
+    while len(items) < 3:
+        items += worker.poll()
+    worker.pause_gate.pause()
+    time.sleep(0.3)
+    items += worker.poll()
+    held = len(items)
+    time.sleep(0.3)
+    assert worker.poll() == [] and worker.pause_gate.paused
+    worker.pause_gate.resume()
+    while len(items) < held + 3:
+        items += worker.poll()
+    worker.cancel()
+    assert worker.wait(WAIT_S) and not worker.running
+    assert [item["index"] for item in items] == list(range(len(items)))
+
+
+def test_thread_mode_runs_the_same_jobs_here() -> None:
+    worker = ProcessWorker(in_process=False)
+    items = collect(worker, JobSpec(JOBS, "counting", (3, 0.0)))
+    assert [item["pid"] for item in items[:-1]] == [os.getpid()] * 3
+    assert items[-1] == JobEnded("done") and worker.pid is None
+    assert collect(worker, JobSpec(JOBS, "failing", ("no",)))[-1] == JobEnded("failed", "no")
+    assert worker.close(1)
+
+
+def test_a_worker_refuses_a_second_job_at_once() -> None:
+    worker = ProcessWorker(in_process=False)
+    worker.start(JobSpec(JOBS, "counting", (10_000, 0.01)))
+    with pytest.raises(RuntimeError, match="still running"):
+        worker.start(JobSpec(JOBS, "counting", (1, 0.0)))
+    assert worker.close(5)
+
+
+def test_events_pickle_cheaply_and_stay_read_only() -> None:
+    values = np.sort(np.random.default_rng(0).uniform(0.1, 2.0, 784))[::-1]
+    spectrum = Spectrum.from_singular_values(values, (1000, 784))
+    data = dumps(spectrum)
+    copy = pickle.loads(data)
+    np.testing.assert_array_equal(copy.singular_values, spectrum.singular_values)
+    assert not copy.singular_values.flags.writeable
+    assert len(data) < 2 * spectrum.singular_values.nbytes + 2048
+    writable = pickle.loads(dumps(np.arange(4.0)))
+    writable[0] = 7.0
+    assert writable.tolist() == [7.0, 1.0, 2.0, 3.0]
+
+
+def test_failures_read_as_one_line() -> None:
+    assert describe_failure(RuntimeError("DefaultCPUAllocator: can't allocate memory")) == (
+        "the worker ran out of memory"
+    )
+    assert describe_failure(MemoryError()) == "the worker ran out of memory"
+    assert describe_failure(RmtGuiError("x.pt: bad")) == "x.pt: bad"
+    assert describe_failure(ValueError("boom")) == "internal error: ValueError: boom"
+    assert exit_message(-11) == "the worker crashed (signal 11)"
+    assert exit_message(3) == "the worker exited unexpectedly (code 3)"
+
+
+def test_a_child_killed_while_paused_leaves_the_controls_working(worker) -> None:
+    worker.start(JobSpec(JOBS, "counting", (10_000, 0.005)))
+    items: list = []
+    while not items:
+        items += worker.poll()
+    worker.pause_gate.pause()
+    time.sleep(0.1)
+    os.kill(worker.pid, signal.SIGKILL)
+    assert worker.wait(WAIT_S)
+    worker.pause_gate.resume()
+    again = collect(worker, JobSpec(JOBS, "counting", (2, 0.0)), cancel_after=1)
+    assert again[-1] in (JobEnded("done"), JobEnded("cancelled"))
+    assert again[0]["pid"] == worker.pid
