@@ -369,7 +369,9 @@ class Trainer:
             yield from run.sampler.collect()
 
     def _wait_paused(self, run: _Run) -> Iterator[TrainEvent]:
-        """Announce the pause, block until resumed (or cancelled), announce the resume."""
+        """Deliver the snapshot computing when the pause came, announce the pause, block until
+        resumed (or cancelled), announce the resume."""
+        yield from run.sampler.drain()
         yield Paused(run.step)
         before = time.perf_counter()
         self.pause.wait()

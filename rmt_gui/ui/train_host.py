@@ -2,7 +2,8 @@
 
 The panel's modules (and the training engine's) load only when the tab is first shown, so the
 window still opens without torch. Closing the tab or the window while a run goes on asks first,
-then stops the run through the engine's cancel token and waits for its thread (with a timeout).
+then stops the run through the engine's cancel token and waits for its worker process (with a
+timeout, after which the worker is killed).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class TrainHost(QObject):
             action.setEnabled(self.running != (method in IDLE_ONLY))
 
     def stop(self) -> bool:
-        """Ask before stopping a run, then stop it and wait for its thread; False: keep it."""
+        """Ask before stopping a run, then stop it and its worker process; False: keep it."""
         panel = self.panel
         if panel is None:
             return True
@@ -108,7 +109,7 @@ class TrainHost(QObject):
                 return False
             self.window.show_status("Stopping the training run…")
         if not panel.shutdown(STOP_TIMEOUT_S):
-            self.window.show_status("The training thread did not stop in time", True)
+            self.window.show_status("The training worker did not stop in time and was ended", True)
         self.window.settings.set_train(panel.options())
         return True
 

@@ -24,10 +24,12 @@ the UI.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
+import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -64,7 +66,7 @@ from rmt_gui.ui.train_curves import TrainCurves
 from rmt_gui.ui.train_log import ComparisonTable, PruningLog
 from rmt_gui.ui.train_options import TrainOptions
 from rmt_gui.ui.train_spectra import TrainSpectra
-from rmt_gui.ui.workers import ProcessRunner
+from rmt_gui.ui.workers import ProcessRunner, Runner
 
 REDRAW_MS = 50
 SPECTRA_MS = 200
@@ -74,9 +76,16 @@ MAX_WAIT_S = 0.5
 OPEN_GAP_MS = 60
 ALL_PARTS = frozenset({"curves", "spectra", "log", "progress", "status", "table"})
 START_PARTS = frozenset({"progress", "status"})
+EVENT_MODULE = "rmt_gui.jobs.analysis_job"
+"""Where the layer reports in the worker's events are defined (unpickling them imports it)."""
 Queued = tuple[RunState, TrainConfig, bytes | None, Any]
 """A run waiting its turn: its state, config, start model (as bytes) and resume point (either may
 be None)."""
+
+
+def import_event_module(_token: object) -> Iterator[str]:
+    """Import :data:`EVENT_MODULE` (and torch) off the UI thread, before the first spectra."""
+    yield importlib.import_module(EVENT_MODULE).__name__
 
 
 def app_threads() -> int:
@@ -105,6 +114,7 @@ class TrainPanel(QWidget):
         self.settings, self.data, self._models = settings, data, models
         worker = ProcessWorker(app_threads(), in_process=self.in_process)
         self.runner = ProcessRunner(worker, self)
+        self._imports = Runner(self)
         self.session = TrainingSession()
         self.pause_gate: PauseGate | None = None
         self._queue: list[Queued] = []
@@ -337,6 +347,8 @@ class TrainPanel(QWidget):
         where = str(resume.path) if resume is not None else None
         args = (config, str(run.run_dir), self.form.snapshot_policy(), model, where)
         self.spectra.set_runs(self.session.runs, follow=run)
+        if EVENT_MODULE not in sys.modules:
+            self._imports.start("import", import_event_module)
         self.runner.start(
             JobSpec("rmt_gui.jobs.training_job", "training_process", args),
             on_item=lambda events: self._received(run, events), on_done=self._run_done,

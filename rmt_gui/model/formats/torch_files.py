@@ -358,9 +358,9 @@ def _native(path: Path, payload: dict) -> Checkpoint:
     except NativeFormatError as exc:
         raise FileError(path, str(exc)) from exc
     kind = "MLP" if content.chain else "weights only"
-    detail = "; ".join(
-        [f"rmt-gui checkpoint, {kind}, {len(content.history)} history steps", *content.notes]
-    )
+    steps = len(content.history)
+    head = f"rmt-gui checkpoint, {kind}, {steps} history step{'' if steps == 1 else 's'}"
+    detail = "; ".join([head, *content.notes])
     return TensorCheckpoint(
         path, content.state_dict, "rmt-gui", detail, chain=content.chain,
         history=content.history, metadata=content.metadata,
