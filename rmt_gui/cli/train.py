@@ -370,15 +370,10 @@ def run_command(args: argparse.Namespace) -> int:
     """Validate options, load data, train (or resume), print a summary; 130 when stopped by
     Ctrl+C."""
     args, given = given_options(args)
-    progress_stream = sys.stderr if args.json else sys.stdout
-    if args.resume:
-        trainer, point = resume_trainer(args, given)
-        state = point.state
-        progress = Progress(progress_stream, trainer.config.epochs)
-        progress.line(f"resuming {args.resume} from {point.path} (step {state.step})")
-    else:
-        trainer = new_trainer(args)
-        progress = Progress(progress_stream, trainer.config.epochs)
+    trainer, point = resume_trainer(args, given) if args.resume else (new_trainer(args), None)
+    progress = Progress(sys.stderr if args.json else sys.stdout, trainer.config.epochs)
+    if point is not None:
+        progress.line(f"resuming {args.resume} from {point.path} (step {point.state.step})")
     with ctrl_c_cancels(trainer):
         ended = report(trainer, progress)
     if args.json:

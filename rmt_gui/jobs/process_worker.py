@@ -67,12 +67,15 @@ class SharedFlag:
         self._value = context.RawValue("b", 0)
 
     def set(self) -> None:
+        """Raise the flag."""
         self._value.value = 1
 
     def clear(self) -> None:
+        """Lower the flag."""
         self._value.value = 0
 
     def is_set(self) -> bool:
+        """Whether the flag is raised."""
         return bool(self._value.value)
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -193,9 +196,11 @@ class _Feeder:
         self._thread.start()
 
     def put(self, message: Any) -> None:
+        """Queue ``message`` for sending (never blocks)."""
         self._queue.put(message)
 
     def _run(self) -> None:
+        """Send queued messages until the pipe breaks."""
         while True:
             message = self._queue.get()
             try:
@@ -390,6 +395,7 @@ class ProcessWorker:
             return None
 
     def _close_events(self) -> None:
+        """Close the event pipe's read end, once."""
         if self._events is not None:
             self._events.close()
             self._events = None
@@ -403,7 +409,8 @@ class ProcessWorker:
             return []
         if alive:
             return []
-        if self._events is not None if self.in_process else not self._local.empty():
+        unread = self._events is not None if self.in_process else not self._local.empty()
+        if unread:
             return []  # read what the dead child sent (up to its EOF) first
         self._job = None
         code = child.exitcode if self.in_process else None

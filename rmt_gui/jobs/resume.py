@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -329,5 +329,4 @@ def find_resume_point(run_dir: str | Path) -> ResumePoint:
         first = problems[0]
         raise FileError(first.path, f"{first.problem}; no other checkpoint to resume from")
     best = max(points, key=lambda point: point.state.step)
-    notes = tuple(f"{exc}; resuming from {best.path}" for exc in problems)
-    return ResumePoint(best.path, best.model, best.history, best.state, notes)
+    return replace(best, notes=tuple(f"{exc}; resuming from {best.path}" for exc in problems))

@@ -56,8 +56,7 @@ def architecture_of(model: nn.Module) -> dict[str, Any]:
             "kind": "mlp",
             "chain": list(model.chain),
             "input_shape": [1, 28, 28],
-            "activation": "relu",
-            "output": "log_softmax",
+            **MLP_FIXED,
         }
     return {"kind": "weights"}
 

@@ -65,12 +65,6 @@ class ModelAnalysis:
         return len(self.reports) == len(self.layers)
 
 
-SIGNALS = (
-    "state_changed", "report_added", "evaluation_set", "focus_changed", "sweep_changed",
-    "saved_changed", "status_changed", "busy_changed",
-)  # fmt: skip
-
-
 class Document:
     """An opened file, its undo history and the analysis of each of its model states."""
 
@@ -104,6 +98,7 @@ class Document:
 
     @property
     def name(self) -> str:
+        """The file's name, as tabs, status lines and overlay choices show it."""
         return self.path.name
 
     @property
@@ -174,8 +169,8 @@ class Document:
 
     def close(self) -> None:
         """The document's tab closed: drop every subscriber (late worker results go nowhere)."""
-        for signal in SIGNALS:
-            getattr(self, signal).disconnect()
+        for name in SIGNALS:
+            getattr(self, name).disconnect()
 
     # -- focus, status, progress ------------------------------------------------------------
 
@@ -264,3 +259,7 @@ class Document:
     def _store_sweep(self, model: nn.Module, sweep: Sweep) -> None:
         self._sweeps.setdefault(model, {})[sweep.layer] = sweep
         self.sweep_changed.emit(sweep)
+
+
+SIGNALS = tuple(name for name, value in vars(Document).items() if isinstance(value, Signal))
+"""The names of every signal a :class:`Document` emits (:meth:`Document.close` empties them)."""

@@ -24,6 +24,7 @@ class PreviewRow:
 
     @property
     def rank_after(self) -> int:
+        """The rank the layer keeps once the preview is applied."""
         return self.plan.rank
 
     @property

@@ -8,7 +8,9 @@ synchronously on the emitting thread, so call these methods on the UI thread onl
 
 from __future__ import annotations
 
-from psygnal import Signal
+from typing import Any
+
+from psygnal import Signal, SignalInstance
 
 from rmt_gui.state.document import Document
 from rmt_gui.state.events import Status
@@ -40,15 +42,11 @@ class Workspace:
 
     def add(self, document: Document) -> None:
         """A file finished opening."""
-        if document not in self._documents:
-            self._documents.append(document)
-            self.document_added.emit(document)
+        _join(self._documents, document, self.document_added)
 
     def remove(self, document: Document) -> None:
         """A document's tab closed."""
-        if document in self._documents:
-            self._documents.remove(document)
-            self.document_removed.emit(document)
+        _leave(self._documents, document, self.document_removed)
 
     def find(self, name: str) -> Document | None:
         """The open document whose file is called ``name``."""
@@ -56,17 +54,27 @@ class Workspace:
 
     def add_training(self, session: object) -> None:
         """A training session started (its panel holds the run)."""
-        if session not in self._training:
-            self._training.append(session)
-            self.training_added.emit(session)
+        _join(self._training, session, self.training_added)
 
     def remove_training(self, session: object) -> None:
         """A training session's tab closed."""
-        if session in self._training:
-            self._training.remove(session)
-            self.training_removed.emit(session)
+        _leave(self._training, session, self.training_removed)
 
     def post_status(self, text: str, error: bool = False) -> None:
         """A window-wide message (nothing to do with one document, e.g. a refused file)."""
         self.status = Status(text, error)
         self.status_changed.emit(self.status)
+
+
+def _join(items: list[Any], item: object, added: SignalInstance) -> None:
+    """Append ``item`` to ``items`` and announce it, unless it is there already."""
+    if item not in items:
+        items.append(item)
+        added.emit(item)
+
+
+def _leave(items: list[Any], item: object, removed: SignalInstance) -> None:
+    """Remove ``item`` from ``items`` and announce it, if it was there."""
+    if item in items:
+        items.remove(item)
+        removed.emit(item)

@@ -138,7 +138,7 @@ class InstanceServer(QObject):
             return
         try:
             paths = decode_request(bytes(buffer.split(b"\n", 1)[0]))
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        except (ValueError, RecursionError):
             socket.write(REFUSED)
         else:
             self.filesReceived.emit(paths)

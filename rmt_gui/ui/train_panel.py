@@ -88,6 +88,13 @@ def import_event_module(_token: object) -> Iterator[str]:
     yield importlib.import_module(EVENT_MODULE).__name__
 
 
+def run_label(pruned: bool, comparison: bool = False) -> str:
+    """A run's name in the curves, log and table: pruned, unpruned, or the comparison's baseline."""
+    if pruned:
+        return "RMT-pruned"
+    return "baseline (no pruning)" if comparison else "no pruning"
+
+
 def app_threads() -> int:
     """Torch threads for a run in the app: all cores but one, kept for the UI."""
     return max(1, (os.cpu_count() or 2) - 1)
@@ -259,10 +266,10 @@ class TrainPanel(QWidget):
         self.settings.set_train(form.options())
         model = self._start_bytes(form.start_model())
         self.session = TrainingSession()
-        label = "RMT-pruned" if config.prune is not None else "no pruning"
+        label = run_label(config.prune is not None)
         queue = [(self.session.add_run(label, run_dir), config, model, None)]
         if config.prune is not None and form.compare.isChecked():
-            baseline = self.session.add_run("baseline (no pruning)", baseline_dir(run_dir), True)
+            baseline = self.session.add_run(run_label(False, True), baseline_dir(run_dir), True)
             queue.append((baseline, dataclasses.replace(config, prune=None), model, None))
         self._begin(queue, config.epochs, run_dir)
         self._next_run()
@@ -322,9 +329,7 @@ class TrainPanel(QWidget):
         """A queue entry going on with ``point`` (this app's threads, the data in ``root``)."""
         config = dataclasses.replace(point.state.config, threads=app_threads(), data_root=str(root))
         baseline = config.prune is None
-        label = "no pruning" if baseline else "RMT-pruned"
-        if baseline and run_dir.name.endswith("-baseline"):
-            label = "baseline (no pruning)"
+        label = run_label(not baseline, run_dir.name.endswith("-baseline"))
         return self.session.add_run(label, run_dir, baseline), config, None, point
 
     def _begin(self, queue: list[Queued], epochs: int, run_dir: Path) -> None:

@@ -78,6 +78,19 @@ class Job:
         self.token.cancel()
 
 
+def call_end(outcome: str, message: str, callbacks: tuple[Callable[..., None] | None, ...]) -> None:
+    """Call the one of ``(on_done, on_error, on_cancel)`` for how a job ended (if it is set);
+    ``on_error`` gets the one-line ``message``."""
+    on_done, on_error, on_cancel = callbacks
+    if outcome == "failed":
+        if on_error is not None:
+            on_error(message)
+        return
+    handler = on_done if outcome == "done" else on_cancel
+    if handler is not None:
+        handler()
+
+
 class _Bridge(QObject):
     """Carries a worker's results to the UI thread (it lives there, so slots run there)."""
 
@@ -197,14 +210,7 @@ class Runner(QObject):
         if job is None or not self.is_current(job):
             return
         self._active.pop(job.kind, None)
-        callback = {"done": job.on_done, "failed": job.on_error, "cancelled": job.on_cancel}
-        handler = callback[outcome]
-        if handler is None:
-            return
-        if outcome == "failed":
-            handler(message)
-        else:
-            handler()
+        call_end(outcome, message, (job.on_done, job.on_error, job.on_cancel))
 
 
 class ProcessRunner(QObject):
@@ -260,15 +266,9 @@ class ProcessRunner(QObject):
 
     def _end(self, ended: JobEnded) -> None:
         """Stop polling and call the callback for how the job ended."""
-        _, on_done, on_error, on_cancel = self._callbacks
+        callbacks = self._callbacks[1:]
         self._forget()
-        if ended.outcome == "failed":
-            if on_error is not None:
-                on_error(ended.message)
-        else:
-            callback = on_done if ended.outcome == "done" else on_cancel
-            if callback is not None:
-                callback()
+        call_end(ended.outcome, ended.message, callbacks)
 
     def _forget(self) -> None:
         """No more deliveries: the job ended or its results are no longer wanted."""

@@ -35,10 +35,9 @@ FLOAT8 = frozenset(
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    """A float numpy view or copy of ``tensor`` (every dtype but float32/64 widened to float32)."""
+    """A float numpy view or copy of a :func:`usable_tensor` (dense already; every dtype but
+    float32/64 widened to float32)."""
     tensor = tensor.detach().cpu()
-    if tensor.layout != torch.strided:
-        tensor = tensor.to_dense()
     if tensor.dtype not in NUMPY_FLOATS:
         tensor = tensor.to(torch.float32)
     return tensor.numpy()
