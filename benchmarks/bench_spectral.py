@@ -1,14 +1,22 @@
 """Spectral core benchmark: BEMA fit and whole-layer analysis against same-run baselines.
 
-Run: ``python benchmarks/bench_spectral.py``. Baselines:
+Run: ``python benchmarks/bench_spectral.py [--size N]``. Baselines:
 - the notebook's approach, every MP quantile by ``scipy.integrate.quad`` inside ``brentq``;
-- ``torch.linalg.svdvals`` (float32, the dtype layers are stored in) for the spectrum.
+- ``torch.linalg.svdvals`` (float32, the dtype layers are stored in) for the spectrum;
+- the exact float64 numpy route, against the per-layer route of ``rmt_gui.model.analysis``.
+
+The whole-process line runs ``rmt-gui analyze --json --device cpu`` on three ``N x N`` layers
+(default 4096) written to /tmp, against ``svdvals`` of the same matrices in this process.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +24,10 @@ from scipy.integrate import quad
 from scipy.optimize import brentq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import best_time, report
+from _timing import best_time, report, report_ratio
 
+from rmt_gui.model.analysis import SpectrumCache, analyze_layer
+from rmt_gui.model.checkpoint import LayerInfo
 from rmt_gui.spectral import Spectrum, analyze_matrix, bema_fit, mp_edges
 
 
@@ -82,15 +92,48 @@ def bench_layer(shape: tuple[int, int], repeat: int) -> None:
     )
 
 
+def bench_routed_layer(shape: tuple[int, int], repeat: int, target: float) -> None:
+    """The model layer's per-layer route (spectrum, fit, exact spike count) against exact numpy."""
+    w = planted(shape)
+    info = LayerInfo(name="w", shape=shape, dtype="float32", params=w.size)
+    ours = best_time(lambda: analyze_layer(info, w, cache=SpectrumCache()), repeat)
+    base = best_time(lambda: analyze_matrix("w", w), repeat)
+    report_ratio(f"routed layer analysis {shape[0]}x{shape[1]}", ours, base, "numpy f64", target)
+
+
+def bench_analyze_process(size: int, layers: int = 3) -> None:
+    """Whole-process ``rmt-gui analyze`` on ``layers`` planted layers against svdvals f32."""
+    import torch
+
+    matrices = {f"layer{i}": planted((size, size), seed=i) for i in range(layers)}
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        path = Path(folder) / f"bench_{layers}x{size}.npz"
+        np.savez(path, **matrices)
+        command = [sys.executable, "-m", "rmt_gui", "analyze", str(path), "--json"]
+        start = time.perf_counter()
+        subprocess.run([*command, "--device", "cpu"], check=True, capture_output=True)
+        ours = time.perf_counter() - start
+    tensors = [torch.from_numpy(w) for w in matrices.values()]
+    base = best_time(lambda: [torch.linalg.svdvals(t) for t in tensors], 1)
+    label = f"analyze process {layers}x{size}x{size}"
+    report_ratio(label, ours, base, "svdvals f32", 0.8)
+
+
 def main() -> None:
     """Run every benchmark and print one line per measurement."""
     import torch
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=4096, help="side of the large layers")
+    size = parser.parse_args().size
     print(f"torch threads: {torch.get_num_threads()}")
-    for p in (1000, 4096):
+    for p in (1000, size):
         bench_fit(p)
     bench_layer((1000, 784), repeat=7)
-    bench_layer((4096, 4096), repeat=1)
+    bench_layer((size, size), repeat=1)
+    bench_routed_layer((1000, 784), repeat=7, target=1.0)
+    bench_routed_layer((size, size), repeat=1, target=0.5)
+    bench_analyze_process(size)
 
 
 if __name__ == "__main__":

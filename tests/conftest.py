@@ -10,10 +10,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("RMT_GUI_SHARED", REPO.parent / "shared"))
-CASES_DIR = SHARED / "cases"
-DATA_DIR = SHARED / "data"
+from tests.helpers.paths import CASES_DIR, DATA_DIR  # noqa: E402
 
 
 @pytest.fixture(scope="session")

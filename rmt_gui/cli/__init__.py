@@ -11,11 +11,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from rmt_gui.cli import analyze, evaluate, prune, signals, train
+from rmt_gui.cli import analyze, compare, compress, evaluate, prune, signals, sweep, train
 from rmt_gui.cli import open as open_command
 from rmt_gui.errors import RmtGuiError, one_line
 
-COMMANDS = (analyze, prune, evaluate, train, open_command)
+COMMANDS = (analyze, prune, compress, evaluate, train, sweep, open_command, compare)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,9 +7,16 @@ import math
 import sys
 from typing import Any
 
-from rmt_gui.cli.common import add_layer_option, add_trust_option, check_layers, print_json
+from rmt_gui.cli.common import (
+    add_device_option,
+    add_layer_option,
+    add_trust_option,
+    check_layers,
+    print_json,
+)
 from rmt_gui.errors import RmtGuiError
 from rmt_gui.model.analysis import LayerFailure, analyze_layers
+from rmt_gui.model.device import resolve_device
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA
 from rmt_gui.spectral.bema import MIN_RELIABLE_P, check_bema_options
@@ -26,6 +33,8 @@ TABLE_COLUMNS = (
     ("fit_err", "{fit_error:.3f}"),
     ("fit", "{fit}"),
     ("GD", "{rank_gavish_donoho}"),
+    ("alpha", "{alpha_shown}"),
+    ("ww_label", "{label}"),
 )
 UNFITTED_COLUMNS = 4
 """Columns a layer without a fit fills (layer to sv_max); the fit's columns show ``-``."""
@@ -34,7 +43,7 @@ UNFITTED_COLUMNS = 4
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``analyze`` subcommand."""
     parser = sub.add_parser("analyze", help="fit MP/BEMA to every fully connected layer")
-    parser.add_argument("file", help="model file (.npy, .npz or a checkpoint)")
+    parser.add_argument("file", help="model file (.npy, .npz, a checkpoint) or model folder")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="BEMA trim (0.2)")
     parser.add_argument(
@@ -47,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_layer_option(parser, "analyse only this weight (repeat; default: all)")
     add_trust_option(parser)
+    add_device_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -55,8 +65,21 @@ def table_cells(row: dict[str, Any]) -> list[str]:
     if row["good_fit"] is None:
         shown = [fmt.format(**row) for _, fmt in TABLE_COLUMNS[:UNFITTED_COLUMNS]]
         return shown + ["-"] * (len(TABLE_COLUMNS) - UNFITTED_COLUMNS)
-    values = {**row, "fit": "good" if row["good_fit"] else "POOR"}
+    values = {
+        **row,
+        "fit": fit_verdict(row),
+        "alpha_shown": "-" if row["alpha"] is None else f"{row['alpha']:.3g}",
+        "label": row["warning"] or "-",
+    }
     return [fmt.format(**values) for _, fmt in TABLE_COLUMNS]
+
+
+def fit_verdict(row: dict[str, Any]) -> str:
+    """The fit column: ``POOR`` when the bulk misfits, ``heavy tail`` when the bulk fits but the
+    power-law tail shows the MP curve misses the top of the spectrum, else ``good``."""
+    if not row["good_fit"]:
+        return "POOR"
+    return "heavy tail" if row["heavy_tail"] else "good"
 
 
 def format_table(rows: list[dict]) -> str:
@@ -89,6 +112,7 @@ def check_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Analyse every layer; layers that fail are reported and make the exit status 1."""
     check_options(args)
+    device = resolve_device(args.device)
     checkpoint = open_checkpoint(args.file, trust=args.trust)
     if args.layer:
         check_layers(checkpoint.path, args.layer, [info.name for info in checkpoint.layers()])
@@ -102,14 +126,18 @@ def run(args: argparse.Namespace) -> int:
         beta=args.beta,
         variant=variant,
         min_fit_p=MIN_RELIABLE_P,
+        device=device,
     )
     for result in results:
         if isinstance(result, LayerFailure):
             failures.append(result)
         else:
-            rows.append(result.to_json())
+            row = result.to_json()
+            rows.append({**row, **checkpoint.layer(row["name"]).to_json()})
     if args.json:
         document = {"file": str(args.file), "layers": [json_record(row) for row in rows]}
+        if checkpoint.architecture is not None:
+            document["architecture"] = checkpoint.architecture.to_json()
         if failures:
             document["errors"] = [{"name": f.info.name, "error": f.problem} for f in failures]
         print_json(document)

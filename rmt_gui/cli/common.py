@@ -26,6 +26,16 @@ def add_trust_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device auto|cpu|cuda``: where torch runs the numerical work (auto: CUDA if present)."""
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="run the numerical work on the GPU (cuda), the CPU, or the GPU when present (auto)",
+    )
+
+
 def add_data_option(parser: argparse.ArgumentParser) -> None:
     """``--data DIR`` and ``--download`` for MNIST."""
     parser.add_argument(

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from rmt_gui.cli.common import about, add_data_option, add_trust_option, print_json
+from rmt_gui.cli.common import (
+    about,
+    add_data_option,
+    add_device_option,
+    add_trust_option,
+    print_json,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,13 +19,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("file", help="model file")
     add_data_option(parser)
     add_trust_option(parser)
+    add_device_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the model and the test split, evaluate, print."""
+    from rmt_gui.model.device import resolve_device
     from rmt_gui.model.opener import open_checkpoint
+
+    device = resolve_device(args.device)
 
     checkpoint = open_checkpoint(args.file, trust=args.trust)
     from rmt_gui.model.data import load_mnist
@@ -31,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         check_runnable(model)
     data = load_mnist(args.data, train=False, download=args.download)
     with about(checkpoint.path):
-        result = evaluate(model, data)
+        result = evaluate(model, data, device=device)
     if args.json:
         print_json({"file": str(args.file), "params": parameter_count(model), **result.to_json()})
     else:

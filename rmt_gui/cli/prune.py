@@ -6,15 +6,25 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from rmt_gui.cli.common import about, add_layer_option, add_trust_option, check_layers, print_json
+from rmt_gui.cli.common import (
+    about,
+    add_device_option,
+    add_layer_option,
+    add_trust_option,
+    check_layers,
+    print_json,
+)
 from rmt_gui.errors import FileError
 from rmt_gui.model.rule import PAPER_KEEP_NOISE, RuleError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import torch
     from torch import nn
 
+    from rmt_gui.model.checkpoint import Checkpoint
+    from rmt_gui.model.export_report import ExportReport
     from rmt_gui.model.pruning import LayerPlan
     from rmt_gui.model.rule import PruneRule
     from rmt_gui.model.surgery import LayerChange
@@ -27,8 +37,10 @@ MAX_PRUNE_LAYERS = 2_000
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``prune`` subcommand."""
+    from rmt_gui.model.export import FORMATS
+
     parser = sub.add_parser("prune", help="prune layers by SVD and write the pruned model")
-    parser.add_argument("file", help="model file")
+    parser.add_argument("file", help="model file or Hugging Face model folder")
     parser.add_argument("--out", required=True, help="output file")
     add_layer_option(parser, "weight to prune (repeat; default: every linear layer)")
     rule = parser.add_mutually_exclusive_group(required=True)
@@ -51,9 +63,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="split a layer into two Linear factors when that reduces parameters "
         "(off by default here; rmt-gui train factorises unless --no-factorize)",
     )  # fmt: skip
-    parser.add_argument("--format", choices=("rmt-gui", "state-dict", "safetensors", "torchscript"))
+    parser.add_argument("--format", choices=FORMATS)
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     add_trust_option(parser)
+    add_device_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(run=run)
 
@@ -108,19 +121,32 @@ def _line(row: dict[str, Any]) -> str:
     )
 
 
-def _export(pruned: nn.Module, args: argparse.Namespace, history: list[str], source: Path) -> Path:
+def out_format(model: nn.Module, args: argparse.Namespace) -> str:
+    """``--format``, else the format that keeps ``model`` runnable at ``--out``."""
+    from rmt_gui.model.export import default_format
+
+    return args.format or default_format(model, args.out)
+
+
+def export_result(
+    pruned: nn.Module,
+    args: argparse.Namespace,
+    history: list[str],
+    source: Path,
+    sample: torch.Tensor | None = None,
+) -> Path:
     """Write ``--out`` (in a format that keeps the model runnable unless one is chosen).
 
     A chosen format that drops the model's code (a CNN saved as weights) is written, with a
-    warning line on stderr.
+    warning line on stderr. ``sample`` images are the batch an ONNX file is checked on.
     """
-    from rmt_gui.model.export import default_format, export_model, weights_only_warning
+    from rmt_gui.model.export import export_model, weights_only_warning
 
-    fmt = args.format or default_format(pruned, args.out)
+    fmt = out_format(pruned, args)
     with about(args.out):
         out = export_model(
             pruned, args.out, fmt, force=args.force, history=history,
-            metadata={"source": str(source)},
+            metadata={"source": str(source)}, sample=sample,
         )  # fmt: skip
     warning = weights_only_warning(pruned, out, fmt)
     if warning is not None:
@@ -129,6 +155,21 @@ def _export(pruned: nn.Module, args: argparse.Namespace, history: list[str], sou
             file=sys.stderr,
         )
     return out
+
+
+def export_report(
+    original: nn.Module,
+    exported: nn.Module,
+    source: Path,
+    out: Path,
+    args: argparse.Namespace,
+    sample: torch.Tensor | None = None,
+) -> ExportReport:
+    """Size on disk and CPU latency of ``out`` against ``source`` (:mod:`export_report`)."""
+    from rmt_gui.model.export_report import measure_export
+
+    with about(out):
+        return measure_export(original, source, exported, out, out_format(exported, args), sample)
 
 
 def check_layer_count(path: Path, count: int) -> None:
@@ -140,26 +181,69 @@ def check_layer_count(path: Path, count: int) -> None:
         )  # fmt: skip
 
 
+def default_layers(
+    checkpoint: Checkpoint, candidates: list[tuple[str, tuple[int, ...]]]
+) -> tuple[list[str], list[dict[str, str]]]:
+    """The weights ``prune`` cuts when no ``--layer`` is given, and those left alone for their
+    role (embeddings, ``lm_head``, norms, adapter updates), as ``{"name", "role"}``."""
+    from rmt_gui.model.roles import layer_role
+
+    known = {info.name for info in checkpoint.layers()}
+    kept, left = [], []
+    for name, shape in candidates:
+        if name in known:
+            info = checkpoint.layer(name)
+            role, prunable = info.role.role, info.prunable
+        else:
+            role_of = layer_role(name, shape)
+            role, prunable = role_of.role, role_of.prunable
+        if prunable:
+            kept.append(name)
+        else:
+            left.append({"name": name, "role": role})
+    return kept, left
+
+
 def run(args: argparse.Namespace) -> int:
     """Plan, apply, export, and print per-layer ranks and parameter counts."""
     rule = rule_from_args(args)
+    from rmt_gui.model.device import resolve_device
     from rmt_gui.model.opener import open_checkpoint
+
+    device = resolve_device(args.device)
 
     checkpoint = open_checkpoint(args.file, trust=args.trust)
     check_layer_count(checkpoint.path, len(args.layer or checkpoint.layers()))
     from rmt_gui.model.module_layers import linear_modules
-    from rmt_gui.model.pruning import apply_plan, plan
+    from rmt_gui.model.pruning import apply_plan, factorize_blocker, plan
     from rmt_gui.model.surgery import parameter_count
 
     with about(checkpoint.path):
         model = checkpoint.build_model()
+        blocked = factorize_blocker(model) if args.factorize else ""
+        if blocked:
+            raise FileError(checkpoint.path, f"{blocked}; prune without --factorize")
         known = [info.name for info in checkpoint.layers()]
-        layers = args.layer or [f"{path}.weight" for path, _ in linear_modules(model)] or known
+        candidates = [
+            (f"{path}.weight", tuple(module.weight.shape)) for path, module in linear_modules(model)
+        ] or [(info.name, info.conv_shape or info.shape) for info in checkpoint.layers()]
+        layers, left_alone = (
+            (args.layer, []) if args.layer else default_layers(checkpoint, candidates)
+        )
         check_layers(checkpoint.path, layers, known)
-        plans = plan(model, layers, rule)
+        plans = plan(model, layers, rule, device=device)
         pruned, changes = apply_plan(model, plans, rule)
     history = [*getattr(checkpoint, "history", []), rule.describe()]
-    out = _export(pruned, args, history, checkpoint.path)
+    out = export_result(pruned, args, history, checkpoint.path)
+    report = export_report(model, pruned, checkpoint.path, out, args)
+    if left_alone:
+        shown = ", ".join(f"{item['name']} ({item['role']})" for item in left_alone[:6])
+        more = f" and {len(left_alone) - 6} more" if len(left_alone) > 6 else ""
+        print(
+            f"rmt-gui: note: {checkpoint.path}: left alone by role (name them with --layer to "
+            f"prune them): {shown}{more}",
+            file=sys.stderr,
+        )
     for item in plans:
         if item.skipped:
             print(
@@ -169,13 +253,16 @@ def run(args: argparse.Namespace) -> int:
     by_layer = {change.layer: change for change in changes}
     rows = [_row(item, by_layer.get(item.layer)) for item in plans]
     if args.json:
-        print_json({
+        document = {
             "file": str(args.file), "out": str(out), "rule": rule.describe(),
             "params_before": before, "params_after": after, "layers": rows,
-        })  # fmt: skip
+            "export": report.as_dict(),
+        }  # fmt: skip
+        print_json({**document, "left_alone": left_alone} if left_alone else document)
         return 0
     print(f"{checkpoint.path} -> {out}  ({rule.describe()})")
     for row in rows:
         print(_line(row))
     print(f"  total parameters {before:,} -> {after:,} ({100 * after / max(before, 1):.1f}%)")
+    print(f"  export: {report.summary()}")
     return 0

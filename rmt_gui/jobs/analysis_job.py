@@ -1,16 +1,17 @@
-"""Open a model file and analyse its layers, as generators a UI runs in a worker thread.
+"""Open a model file and analyse its layers, as generators a UI runs in a worker.
 
 Every message is immutable and holds numpy copies (spectra are read-only arrays), so it can
 cross threads. Models are never mutated here: surgery returns new models, so a model handed
-to the UI thread stays valid while other jobs read it.
+to the UI thread stays valid while other jobs read it. :func:`open_job` is the worker-process
+form of :func:`open_and_analyze`: its model crosses as data (:mod:`rmt_gui.jobs.model_transfer`).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +19,18 @@ import torch
 from torch import nn
 
 from rmt_gui.errors import RmtGuiError
-from rmt_gui.jobs.control import CancelToken
-from rmt_gui.model.analysis import SpectrumCache
+from rmt_gui.jobs.control import CancelToken, PauseGate
+from rmt_gui.jobs.model_transfer import (
+    FileRecord,
+    ModelData,
+    model_from_data,
+    model_to_data,
+    record_of,
+)
+from rmt_gui.model.analysis import LowRankUpdate, SpectrumCache
 from rmt_gui.model.checkpoint import Checkpoint, LayerInfo
 from rmt_gui.model.evaluate import check_runnable
-from rmt_gui.model.formats.torch_files import ModuleCheckpoint, TrustRequiredError
+from rmt_gui.model.formats.torch_files import TrustRequiredError
 from rmt_gui.model.layers import TensorMeta, layers_from_tensors
 from rmt_gui.model.module_layers import is_linear, layers_from_module
 from rmt_gui.model.opener import open_checkpoint
@@ -37,6 +45,7 @@ from rmt_gui.model.surgery import (
 )
 from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA, LayerAnalysis, analyze_spectrum
 from rmt_gui.spectral.spectrum import Spectrum
+from rmt_gui.spectral.ww_metrics import WWMetrics
 
 
 class LockedCache(SpectrumCache):
@@ -51,15 +60,24 @@ class LockedCache(SpectrumCache):
         with self._lock:
             return super().spectrum(matrix)
 
+    def remember(self, matrix: np.ndarray, spectrum: Spectrum) -> None:
+        """Store ``spectrum`` as that of ``matrix`` (computed elsewhere, e.g. in a worker)."""
+        key = self.key(matrix)
+        with self._lock:
+            self._items[key] = spectrum
+            self._items.move_to_end(key)
+            if len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
 
 APP_CACHE = LockedCache()
 
 
 @dataclass(frozen=True)
 class Opened:
-    """A freshly opened file: its reader, the model built from it, and why it cannot run (if so)."""
+    """A freshly opened file: its record, the model built from it, and why it cannot run."""
 
-    checkpoint: Checkpoint
+    checkpoint: FileRecord
     model: nn.Module
     layers: tuple[LayerInfo, ...]
     not_runnable: str
@@ -67,21 +85,47 @@ class Opened:
 
 @dataclass(frozen=True)
 class NeedsTrust:
-    """The file holds a pickled object: the user must agree before it is unpickled."""
+    """The file holds a pickled object: the user must agree before it is unpickled.
+
+    ``names`` are the ``module.name`` globals the pickle would import and call.
+    """
 
     path: Path
     problem: str
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OpenedData:
+    """:class:`Opened` as it leaves a worker process: the model as data."""
+
+    checkpoint: FileRecord
+    model: ModelData
+    layers: tuple[LayerInfo, ...]
+    not_runnable: str
+
+    def rebuilt(self) -> Opened:
+        """The :class:`Opened` of this file, its model rebuilt here from the data."""
+        model = model_from_data(self.model)
+        return Opened(self.checkpoint, model, self.layers, self.not_runnable)
 
 
 @dataclass(frozen=True)
 class LayerReport:
-    """One layer of a model state: analysis (or why it failed), numerical rank, prunability."""
+    """One layer of a model state: analysis (or why it failed), numerical rank, prunability.
+
+    An adapter update has no analysis (no noise bulk to fit) but its ``update``: its singular
+    values from the factors (:class:`~rmt_gui.model.analysis.LowRankUpdate`). ``metrics`` are
+    WeightWatcher's (:mod:`rmt_gui.spectral.ww_metrics`) of an analysed layer.
+    """
 
     info: LayerInfo
     analysis: LayerAnalysis | None
     problem: str
     rank: int
     prunable: bool
+    update: LowRankUpdate | None = None
+    metrics: WWMetrics | None = None
 
     @property
     def name(self) -> str:
@@ -94,18 +138,37 @@ class LayerReport:
         rank = numerical_rank(torch.from_numpy(spectrum.singular_values.copy()), spectrum.shape)
         return cls(info, analysis, "", rank, prunable)
 
+    @classmethod
+    def adapter_update(cls, info: LayerInfo, spectrum: Spectrum) -> LayerReport:
+        """The report of an adapter update: its singular values, no fit, not prunable."""
+        update = LowRankUpdate(info, float(spectrum.singular_values[0]), spectrum)
+        return cls(info, None, "", len(update.values), False, update)
+
 
 def limit_threads() -> None:
     """Leave the UI thread a core: torch's intra-op pool gets ``cpu_count - 1`` threads."""
     torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
 
 
-def layers_of(model: nn.Module, checkpoint: Checkpoint) -> tuple[LayerInfo, ...]:
-    """The layers of ``model`` (a state of ``checkpoint``), found as its reader finds them."""
-    if isinstance(checkpoint, ModuleCheckpoint):
+def layers_of(model: nn.Module, record: FileRecord) -> tuple[LayerInfo, ...]:
+    """The layers of ``model`` (a state of the file ``record``), found as its reader finds them."""
+    if record.modules:
         return tuple(layers_from_module(model))
     metas = (TensorMeta(k, tuple(v.shape), str(v.dtype)) for k, v in model.state_dict().items())
     return tuple(layers_from_tensors(metas))
+
+
+def with_adapter_ranks(
+    layers: tuple[LayerInfo, ...], checkpoint: Checkpoint
+) -> tuple[LayerInfo, ...]:
+    """``layers`` (named ``M.weight`` in the built model) marked with the rank of each adapter
+    update ``M`` of ``checkpoint``."""
+    ranks = {i.name: i.adapter_rank for i in checkpoint.layers() if i.adapter_rank is not None}
+    return tuple(
+        replace(info, adapter_rank=ranks[base])
+        if (base := info.name.removesuffix(".weight")) in ranks else info
+        for info in layers
+    )  # fmt: skip
 
 
 def runnable_problem(model: nn.Module) -> str:
@@ -132,15 +195,18 @@ def analyze_layer(
     alpha: float = DEFAULT_ALPHA,
     beta: float = DEFAULT_BETA,
 ) -> LayerReport:
-    """Spectrum, BEMA fit and numerical rank of one layer of ``model``."""
+    """Spectrum, BEMA fit and numerical rank of one layer of ``model`` (an adapter update: its
+    spectrum only)."""
     prunable = is_prunable(model, info.name)
     weight = get_weight(model, info.name).cpu().float().numpy()
     try:
         spectrum = cache.spectrum(weight)
     except ValueError as exc:
         return LayerReport(info, None, str(exc), 0, prunable)
+    if info.adapter_rank is not None:
+        return LayerReport.adapter_update(info, spectrum)
     analysis = analyze_spectrum(info.name, spectrum, info.params, alpha=alpha, beta=beta)
-    return LayerReport.analysed(info, analysis, prunable)
+    return replace(LayerReport.analysed(info, analysis, prunable), metrics=analysis.ww)
 
 
 def analyze_model(
@@ -148,28 +214,70 @@ def analyze_model(
     layers: tuple[LayerInfo, ...],
     token: CancelToken,
     cache: SpectrumCache = APP_CACHE,
+    checkpoint: Checkpoint | None = None,
 ) -> Iterator[LayerReport]:
-    """Yield one :class:`LayerReport` per layer, checking for cancellation between layers."""
+    """Yield one :class:`LayerReport` per layer, checking for cancellation between layers.
+
+    With the ``checkpoint`` the model was built from, adapter updates are decomposed from their
+    factors (:meth:`Checkpoint.low_rank_spectrum`), not from the dense matrix.
+    """
     for info in layers:
         token.check()
-        yield analyze_layer(model, info, cache)
+        base = info.name.removesuffix(".weight")
+        factored = None
+        if checkpoint is not None and info.adapter_rank is not None:
+            factored = checkpoint.low_rank_spectrum(base)
+        if factored is not None:
+            yield LayerReport.adapter_update(info, factored)
+            continue
+        try:
+            report = analyze_layer(model, info, cache)
+        except (MemoryError, RuntimeError) as exc:
+            exc.add_note(f"reading layer {info.name}")  # named if it ran out of memory
+            raise
+        yield report
 
 
 def open_and_analyze(
     path: str | Path, trust: bool, token: CancelToken, cache: SpectrumCache = APP_CACHE
 ) -> Iterator[Opened | NeedsTrust | LayerReport]:
-    """Yield :class:`Opened` then each layer's report, or :class:`NeedsTrust` and stop."""
+    """Yield :class:`Opened` then each layer's report, or :class:`NeedsTrust` and stop.
+
+    A pickle whose class could not be rebuilt even if trusted (``__main__.Net``) is no
+    question for the user: it fails with its one-line reason.
+    """
     limit_threads()
     try:
         checkpoint = open_checkpoint(path, trust=trust)
     except TrustRequiredError as exc:
-        yield NeedsTrust(Path(path), str(exc))
+        if not exc.can_rebuild:
+            raise
+        yield NeedsTrust(Path(path), str(exc), exc.globals)
         return
     token.check()
     model = checkpoint.build_model()
-    layers = layers_of(model, checkpoint)
-    yield Opened(checkpoint, model, layers, runnable_problem(model))
-    yield from analyze_model(model, layers, token, cache)
+    record = record_of(checkpoint)
+    layers = with_adapter_ranks(layers_of(model, record), checkpoint)
+    yield Opened(record, model, layers, runnable_problem(model))
+    yield from analyze_model(model, layers, token, cache, checkpoint)
+
+
+def open_job(
+    cancel: CancelToken, pause: PauseGate, path: str | Path, trust: bool
+) -> Iterator[OpenedData | NeedsTrust | LayerReport]:
+    """:func:`open_and_analyze` in a worker process: the opened model is sent as data.
+
+    A module that crosses as weights only (it could not be scripted) is shown as such.
+    """
+    for item in open_and_analyze(path, trust, cancel):
+        if not isinstance(item, Opened):
+            yield item
+            continue
+        data = model_to_data(item.model)
+        record = item.checkpoint
+        if record.modules and not data.script:
+            record = FileRecord(record.path, record.format, record.detail, record.history)
+        yield OpenedData(record, data, item.layers, item.not_runnable or data.note)
 
 
 @dataclass(frozen=True)
@@ -197,11 +305,29 @@ class Applied:
     changes: tuple[LayerChange, ...]
 
 
+def planned_weight(model: nn.Module, layer: str) -> np.ndarray:
+    """The array of ``layer`` that planning decomposes (float64 kept, else float32)."""
+    tensor = get_weight(model, layer).detach().cpu()
+    return (tensor if tensor.dtype == torch.float64 else tensor.float()).numpy()
+
+
 def preview_job(
-    model: nn.Module, layers: list[str], rule: PruneRule, token: CancelToken
+    model: nn.Module,
+    layers: list[str],
+    rule: PruneRule,
+    token: CancelToken,
+    known: Mapping[str, Spectrum] | None = None,
 ) -> Iterator[Preview]:
-    """Plan ``rule`` on ``layers`` from cached spectra (decomposing any layer not seen yet)."""
+    """Plan ``rule`` on ``layers`` from cached spectra (decomposing any layer not seen yet).
+
+    ``known`` spectra (analysed in a worker process, of float32 weights) are put in the cache
+    first, for the layers whose planned weight is float32 too.
+    """
     token.check()
+    for name, spectrum in (known or {}).items():
+        weight = planned_weight(model, name)
+        if weight.dtype == np.float32:
+            APP_CACHE.remember(weight, spectrum)
     plans = tuple(plan(model, layers, rule, APP_CACHE))
     yield Preview(model, rule, plans, parameter_count(model))
 

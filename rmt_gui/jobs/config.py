@@ -244,16 +244,17 @@ TRAIN_JSON_TYPES: dict[str, tuple[type, ...]] = {
 }  # fmt: skip
 
 
-def _json_value(name: str, value: object) -> object:
+def _json_value(name: str, value: object) -> Any:
     """``value`` of training setting ``name`` if it has the right JSON type (ints for floats
     allowed, booleans never numbers), else :class:`ConfigError`."""
     kinds = TRAIN_JSON_TYPES[name]
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if float in kinds and number:
+    if float in kinds and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     fits = isinstance(value, kinds) and not (isinstance(value, bool) and int in kinds)
     if name == "dims":
-        fits = fits and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        fits = isinstance(value, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        )
     if not fits:
         wanted = " or ".join("null" if kind is type(None) else kind.__name__ for kind in kinds)
         raise ConfigError(f"training setting {name!r} must be {wanted}, got {str(value)[:40]!r}")
@@ -318,7 +319,7 @@ class TrainConfig:
     def same_run(self, other: TrainConfig) -> bool:
         """Whether ``other`` trains the same way (threads and the data folder may differ): what
         a resumed run must keep."""
-        loose = {"threads": None, "data_root": None}
+        loose: dict[str, Any] = {"threads": None, "data_root": None}
         return replace(self, **loose) == replace(other, **loose)
 
     @classmethod

@@ -1,9 +1,15 @@
 """One pruning cut during training: BEMA-fit every linear layer and apply the chosen variant.
 
-Each layer is decomposed once (``eigh`` of its smaller Gram matrix, :class:`GramSVD`); the same
-decomposition gives the spectrum for the fit and the vectors for the rebuild. Variants (the
-notebook's algorithms 0-3, docs/method.md §4), with ``k = keep_rank(n_signal, p, f, min_rank)``
-chosen by the same :func:`~rmt_gui.model.pruning.choose_rank` as ``rmt-gui prune`` and the app:
+Each layer is decomposed once (``eigh`` of its smaller Gram matrix, :class:`GramSVD`, in the
+weights' own float32: 2-3x cheaper than float64, the kept factors exact to float32 rounding); the
+same decomposition gives the spectrum for the fit and the vectors for the rebuild. The spike
+count is the float64 one: when a value lies within the float32 error of the fitted cutoff, it is
+checked by Sylvester's inertia (:func:`~rmt_gui.model.fast_spectrum.spike_count_holds`), and a
+layer it refutes (or whose float32 values the fit refuses) is decomposed again in float64.
+
+Variants (the notebook's algorithms 0-3, docs/method.md §4), with
+``k = keep_rank(n_signal, p, f, min_rank)`` chosen by the same
+:func:`~rmt_gui.model.pruning.choose_rank` as ``rmt-gui prune`` and the app:
 
 - ``keep``: the top ``k`` triplets; a layer is factorised when ``k (in + out) < in * out``;
   a factor of an earlier split is never split again, only truncated;
@@ -24,7 +30,8 @@ from torch import nn
 from rmt_gui.errors import one_line
 from rmt_gui.jobs.config import PruneConfig
 from rmt_gui.jobs.events import LayerPruning
-from rmt_gui.model.decomposition import GramSVD
+from rmt_gui.model.decomposition import GramSVD, training_dtype
+from rmt_gui.model.fast_spectrum import spike_count_holds
 from rmt_gui.model.module_layers import linear_modules
 from rmt_gui.model.pruning import choose_rank, output_dim
 from rmt_gui.model.rule import PruneRule
@@ -84,10 +91,29 @@ def _apply(
     return keep_subset(model, layer, idx, mode, decomposition=svd)
 
 
-def _analyse(model: nn.Module, layer: str, rule: PruneRule) -> tuple[GramSVD, Spectrum, BemaResult]:
-    """One layer's decomposition, spectrum and fit; :class:`SurgeryError` naming it if refused."""
+def _fast_fit(weight: torch.Tensor, rule: PruneRule) -> tuple[GramSVD, BemaResult] | None:
+    """The decomposition in the weight's precision and its fit, or ``None`` when the float64
+    route must decide: the fit refuses these values, or the exact spike count refutes them."""
+    svd = GramSVD.of(weight, training_dtype(weight))
+    routed = svd.routed()
     try:
-        svd = GramSVD.of(get_weight(model, layer))
+        fit = rule.fit(routed.spectrum)
+    except ValueError:
+        return None
+    cpu = torch.device("cpu")
+    holds = spike_count_holds(weight.numpy(), routed, fit.lambda_plus, fit.n_signal, cpu)
+    return (svd, fit) if holds else None
+
+
+def _analyse(model: nn.Module, layer: str, rule: PruneRule) -> tuple[GramSVD, Spectrum, BemaResult]:
+    """One layer's decomposition (of its weights moved to the CPU), spectrum and fit;
+    :class:`SurgeryError` naming it if refused."""
+    weight = get_weight(model, layer).detach().cpu()
+    try:
+        fast = _fast_fit(weight, rule)
+        if fast is not None:
+            return fast[0], fast[0].spectrum(), fast[1]
+        svd = GramSVD.of(weight)
         spectrum = svd.spectrum()
         return svd, spectrum, rule.fit(spectrum)
     except ValueError as exc:

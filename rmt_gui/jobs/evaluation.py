@@ -1,7 +1,8 @@
 """MNIST evaluation with progress, as a generator a UI runs in a worker thread.
 
-The test split is evaluated in chunks through the core's :func:`evaluate`, so the worker yields
-a progress message between chunks and a cancel request takes effect within one chunk.
+The worker first says it is loading the test split (the first load in a worker reads the idx
+files and can take seconds), then evaluates it in chunks through the core's :func:`evaluate`,
+yielding a progress message between chunks, so a cancel request takes effect within one chunk.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from torch import nn
 
@@ -21,10 +23,12 @@ from rmt_gui.model.surgery import detached_copy
 
 @dataclass(frozen=True)
 class EvalProgress:
-    """How many test images have been evaluated so far."""
+    """How far an evaluation is: ``loading`` the test images, then ``done`` of ``total``
+    images evaluated (``total == 0`` while loading: the count is not known yet)."""
 
     done: int
     total: int
+    phase: Literal["loading", "evaluating"] = "evaluating"
 
 
 def test_split(root: str | Path, count: int | None = None) -> MnistSplit:
@@ -39,11 +43,14 @@ def evaluate_job(
     token: CancelToken,
     batch_size: int = EVAL_BATCH,
 ) -> Iterator[EvalProgress | EvalResult]:
-    """Yield progress per chunk, then the :class:`EvalResult` of the whole slice."""
+    """Yield the loading phase, progress per chunk (from 0), then the :class:`EvalResult` of
+    the whole slice, its ``seconds`` counting the loading too."""
+    start = time.perf_counter()
+    yield EvalProgress(0, 0, "loading")
     data = test_split(root, count)
     own = detached_copy(model)
     total, correct, loss_sum = len(data), 0, 0.0
-    start = time.perf_counter()
+    yield EvalProgress(0, total)
     for lo in range(0, total, batch_size):
         token.check()
         hi = min(lo + batch_size, total)

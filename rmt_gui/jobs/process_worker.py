@@ -8,9 +8,10 @@ never a tensor or module) is pickled back over a pipe by a feeder thread, so a s
 slows the job. Cancel and pause are shared-memory flags behind the engine's own
 :class:`CancelToken` and :class:`PauseGate`; a job that does not stop within ``grace_s`` of a
 cancel is terminated, then killed. The child caps its address space (``RLIMIT_AS``, by default
-:data:`MEMORY_FRACTION` of the RAM) and sets its thread counts before anything imports torch. A
-child that dies, is killed or runs out of memory ends its job with one :class:`JobEnded` saying
-so, never a hang: the parent holds no write end of the event pipe, so a death reads as EOF.
+:data:`MEMORY_FRACTION` of the RAM; ``$RMT_GUI_WORKER_MEMORY`` sets it) and sets its thread
+counts before anything imports torch. A child that dies, is killed or runs out of memory ends
+its job with one :class:`JobEnded` saying so, never a hang: the parent holds no write end of
+the event pipe, so a death reads as EOF.
 
 With ``in_process=False`` the same jobs run in a thread of this process (for tests that patch
 the engine, and for debugging); everything else is the same.
@@ -18,6 +19,7 @@ the engine, and for debugging); everything else is the same.
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import importlib
 import io
@@ -45,6 +47,8 @@ from rmt_gui.jobs.control import CancelToken, Flag, PauseGate
 GRACE_S = 10.0
 FLAG_POLL_S = 0.01
 MEMORY_FRACTION = 0.5
+MEMORY_VARIABLE = "RMT_GUI_WORKER_MEMORY"
+MEMORY_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 JOIN_S = 5.0
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -114,15 +118,18 @@ class JobEnded:
     message: str = ""
 
 
-def describe_failure(exc: BaseException) -> str:
+def describe_failure(exc: BaseException, cap: int | None = None) -> str:
     """One line for the user: the core's message, an OS error's file and reason, running out of
-    memory, or the type."""
+    memory (with the worker's memory ``cap`` in bytes, and what it was doing where the job
+    noted it: ``the worker ran out of memory (cap 6.1 GB) reading layer w``), or the type."""
     if isinstance(exc, RmtGuiError):
         return str(exc)
     if isinstance(exc, MemoryError) or (
         isinstance(exc, RuntimeError) and any(text in str(exc) for text in OUT_OF_MEMORY)
     ):
-        return "the worker ran out of memory"
+        limit = f" (cap {cap / MEMORY_UNITS['G']:.1f} GB)" if cap is not None else ""
+        doing = "".join(f" {note}" for note in getattr(exc, "__notes__", ()))
+        return f"the worker ran out of memory{limit}{doing}"
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror or exc}"
@@ -154,13 +161,41 @@ def lower_thread_priority() -> None:
         return
 
 
-def default_memory_limit() -> int | None:
-    """:data:`MEMORY_FRACTION` of the machine's RAM, in bytes (``None`` where unknown)."""
+def physical_memory() -> int | None:
+    """The machine's RAM in bytes (``None`` where unknown)."""
     try:
         pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
-    return int(pages * size * MEMORY_FRACTION) if pages > 0 and size > 0 else None
+    return pages * size if pages > 0 and size > 0 else None
+
+
+def parse_memory_limit(text: str, ram: int | None) -> int | None:
+    """A memory cap from its setting: ``none``, a share of the RAM (``0.5``) or a size in
+    bytes with an optional K/M/G/T suffix (``6G``); raises ``ValueError`` for anything else."""
+    value = text.strip().upper().removesuffix("B")
+    if value in ("", "NONE", "OFF"):
+        return None
+    unit = MEMORY_UNITS.get(value[-1], 1)
+    number = float(value[:-1] if value[-1] in MEMORY_UNITS else value)
+    if not number > 0:
+        raise ValueError(f"a memory cap must be positive, not {text!r}")
+    if number <= 1 and unit == 1:
+        return None if ram is None else int(ram * number)
+    return int(number * unit)
+
+
+def default_memory_limit() -> int | None:
+    """The workers' address-space cap in bytes: ``$RMT_GUI_WORKER_MEMORY`` (see
+    :func:`parse_memory_limit`) if set and valid, else :data:`MEMORY_FRACTION` of the RAM."""
+    ram = physical_memory()
+    setting = os.environ.get(MEMORY_VARIABLE)
+    if setting is not None:
+        try:
+            return parse_memory_limit(setting, ram)
+        except ValueError:
+            print(f"rmt-gui: ignoring {MEMORY_VARIABLE}={setting!r}", file=sys.stderr)
+    return None if ram is None else int(ram * MEMORY_FRACTION)
 
 
 def _rebuild_array(data: bytes, dtype: str, shape: tuple[int, ...], writeable: bool) -> np.ndarray:
@@ -169,7 +204,7 @@ def _rebuild_array(data: bytes, dtype: str, shape: tuple[int, ...], writeable: b
     return array.copy() if writeable else array
 
 
-def _reduce_array(array: np.ndarray) -> tuple[Any, ...]:
+def _reduce_array(array: np.ndarray) -> str | tuple[Any, ...]:
     """Pickle plain arrays as raw bytes plus their writeable flag (numpy's own pickle drops it)."""
     if array.dtype.hasobject:
         return array.__reduce__()
@@ -210,8 +245,16 @@ class _Feeder:
                 return
 
 
-def run_job(number: int, spec: JobSpec, put: Any, cancel: CancelToken, pause: PauseGate) -> None:
-    """Run one job to its end, putting ``(number, item)`` for each item, then its JobEnded."""
+def run_job(
+    number: int,
+    spec: JobSpec,
+    put: Any,
+    cancel: CancelToken,
+    pause: PauseGate,
+    cap: int | None = None,
+) -> None:
+    """Run one job to its end, putting ``(number, item)`` for each item, then its JobEnded
+    (``cap``: the process's memory cap in bytes, named when the job runs out of memory)."""
     outcome: Outcome = "done"
     message = ""
     try:
@@ -221,7 +264,7 @@ def run_job(number: int, spec: JobSpec, put: Any, cancel: CancelToken, pause: Pa
     except CancelledError:
         outcome = "cancelled"
     except Exception as exc:
-        outcome, message = "failed", describe_failure(exc)
+        outcome, message = "failed", describe_failure(exc, cap)
         if not isinstance(exc, (RmtGuiError, OSError, MemoryError)):
             traceback.print_exc(file=sys.stderr)
     put((number, JobEnded(outcome, message)))
@@ -234,8 +277,9 @@ def _thread_job(*args: Any) -> None:
     run_job(*args)
 
 
-def _set_up_child(threads: int, memory_limit: int | None) -> None:
-    """Thread counts (before torch is imported) and the address-space cap of the child."""
+def _set_up_child(threads: int, memory_limit: int | None) -> int | None:
+    """Thread counts (before torch is imported) and the address-space cap of the child;
+    returns the cap set (bytes), ``None`` when there is none."""
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     if memory_limit is not None:
@@ -243,6 +287,7 @@ def _set_up_child(threads: int, memory_limit: int | None) -> None:
         if hard != resource.RLIM_INFINITY:
             memory_limit = min(memory_limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, hard))
+    return memory_limit
 
 
 def serve(
@@ -255,7 +300,7 @@ def serve(
 ) -> None:
     """The child's main: run each ``(number, JobSpec)`` request until ``None`` or the parent
     goes away."""
-    _set_up_child(threads, memory_limit)
+    cap = _set_up_child(threads, memory_limit)
     cancel = CancelToken(cancel_event)
     pause = PauseGate(cancel, running_event)
     feeder = _Feeder(events, cancel)
@@ -267,7 +312,7 @@ def serve(
         if request is None:
             return
         number, spec = request
-        run_job(number, spec, feeder.put, cancel, pause)
+        run_job(number, spec, feeder.put, cancel, pause, cap)
 
 
 class ProcessWorker:
@@ -324,8 +369,7 @@ class ProcessWorker:
         self._number += 1
         self._job, self._cancelled_at, self._ending = self._number, None, ""
         if self.in_process:
-            self._ensure_child()
-            self._requests.send((self._number, spec))
+            self._ensure_child().send((self._number, spec))
         else:
             self._child = threading.Thread(
                 target=_thread_job,
@@ -336,10 +380,10 @@ class ProcessWorker:
             self._child.start()
         return self._number
 
-    def _ensure_child(self) -> None:
-        """Spawn the child unless one is alive (after a crash, a fresh one)."""
-        if self._child is not None and self._child.is_alive():
-            return
+    def _ensure_child(self) -> Connection:
+        """Spawn the child unless one is alive (after a crash, a fresh one); its request pipe."""
+        if self._child is not None and self._child.is_alive() and self._requests is not None:
+            return self._requests
         self._drop_child()
         requests_out, requests_in = self._context.Pipe(duplex=False)
         events_out, events_in = self._context.Pipe(duplex=False)
@@ -354,6 +398,7 @@ class ProcessWorker:
         requests_out.close()
         events_in.close()
         self._child, self._requests, self._events = child, requests_in, events_out
+        return requests_in
 
     def cancel(self) -> None:
         """Ask the job to stop; it is ended by force if it has not within ``grace_s``."""
@@ -449,22 +494,30 @@ class ProcessWorker:
         self._drop_child()
         return ended
 
-    def _drop_child(self) -> None:
-        """Ask an idle child to exit, then make sure it has (and free its pipes)."""
-        child, self._child = self._child, None
-        if self.in_process and child is not None:
-            try:
-                if self._requests is not None:
-                    self._requests.send(None)
-            except OSError:
-                pass
-            child.join(JOIN_S)
-            if child.is_alive():
-                child.kill()
-                child.join(JOIN_S)
-        elif child is not None:
-            child.join(JOIN_S)
+    def release(self) -> None:
+        """Let the idle child go without waiting for it to exit (it exits on its own): frees
+        its memory without blocking the caller; a later job spawns a fresh child."""
+        if self._job is not None:
+            raise RuntimeError("a job is still running in this worker")
+        self._child = None
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Ask the child to exit (a child already gone is fine) and close both pipes."""
         if self._requests is not None:
+            with contextlib.suppress(OSError):
+                self._requests.send(None)
             self._requests.close()
             self._requests = None
         self._close_events()
+
+    def _drop_child(self) -> None:
+        """Ask an idle child to exit, then make sure it has (and free its pipes)."""
+        child, self._child = self._child, None
+        self._let_go()
+        if child is None:
+            return
+        child.join(JOIN_S)
+        if self.in_process and child.is_alive():
+            child.kill()
+            child.join(JOIN_S)

@@ -152,7 +152,7 @@ def _metric(row: object, path: Path) -> EpochEnd:
     """One finished epoch's metrics row (a loss may be infinite: it is what was measured)."""
     if not isinstance(row, dict):
         raise FileError(path, "a metrics row of the training state is not a dictionary")
-    values = {}
+    values: dict[str, Any] = {}
     for f in fields(EpochEnd):
         value = _count(row, f.name, path) if f.name in INT_METRICS else row.get(f.name)
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import IO, Any, BinaryIO
 
 from rmt_gui.errors import FileError
 from rmt_gui.jobs.events import (
@@ -94,7 +94,7 @@ class RunLog:
 
     def __init__(self, run_dir: Path, resumed: dict[str, Any] | None = None) -> None:
         self.run_dir = run_dir
-        fresh = {"started": None, "ended": None, "checkpoints": []}
+        fresh: dict[str, Any] = {"started": None, "ended": None, "checkpoints": []}
         self._summary: dict[str, Any] = resumed if resumed is not None else fresh
         mode = "w" if resumed is None else "a"
         self._metrics_csv = self._open("metrics.csv", mode)
@@ -108,7 +108,7 @@ class RunLog:
             self._metrics.writeheader()
             self._steps.writeheader()
 
-    def _open(self, name: str, mode: str) -> TextIO:
+    def _open(self, name: str, mode: str) -> IO[str]:
         return (self.run_dir / name).open(mode, encoding="utf-8", newline="")
 
     def record(self, event: TrainEvent) -> None:
@@ -143,7 +143,7 @@ class RunLog:
             self._write_summary()
 
     @staticmethod
-    def _write_line(handle: TextIO, record: dict[str, Any]) -> None:
+    def _write_line(handle: IO[str], record: dict[str, Any]) -> None:
         handle.write(json.dumps(record) + "\n")
         handle.flush()
 
@@ -151,7 +151,7 @@ class RunLog:
         """Rewrite ``run.json`` atomically."""
         write_summary(self.run_dir, self._summary)
 
-    def _handles(self) -> tuple[TextIO, ...]:
+    def _handles(self) -> tuple[IO[str], ...]:
         return (
             self._metrics_csv, self._metrics_json, self._steps_csv, self._pruning, self._spectra,
         )  # fmt: skip

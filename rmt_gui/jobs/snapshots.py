@@ -2,8 +2,8 @@
 
 The training thread only copies the weights (a few MB, well under a millisecond); the spectra
 (float64 Gram eigenvalues by torch) and BEMA fits are computed from that copy. On the helper
-thread the copy waits in a one-slot mailbox: a newer request replaces one not yet started, so a
-slow consumer or a busy machine gets fewer snapshots, never a slower training loop.
+thread (niced) the copy waits in a one-slot mailbox: a newer request replaces one not yet
+started, so a slow consumer or a busy machine gets fewer snapshots, never a slower training loop.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from rmt_gui.jobs.config import PruneConfig, SnapshotPolicy
 from rmt_gui.jobs.control import RateGate
 from rmt_gui.jobs.cutting import linear_weights
 from rmt_gui.jobs.events import LayerSpectrum, SpectrumSnapshot
+from rmt_gui.jobs.process_worker import lower_thread_priority
 from rmt_gui.model.decomposition import weight_spectrum
 from rmt_gui.model.surgery import get_weight
 
@@ -117,12 +118,15 @@ class SpectrumSampler:
             thread.join(timeout=10.0)
 
     def _work(self) -> None:
-        """Helper thread: compute the latest request, forever, until closed."""
+        """Helper thread: compute the latest request, forever, until closed. It runs niced, so
+        that the training thread and the app's UI thread come first (fewer snapshots on a busy
+        machine, never a slower step)."""
+        lower_thread_priority()
         while True:
             with self._cond:
                 while self._pending is None and not self._stop:
                     self._cond.wait()
-                if self._stop:
+                if self._stop or self._pending is None:  # None only when stopped
                     return
                 step, epochs_done, weights, final = self._pending
                 self._pending = None

@@ -38,17 +38,37 @@ def sweep_ranks(
     marks: Iterable[int] = (),
     spacing: Literal["log", "linear"] = "log",
 ) -> list[int]:
-    """About ``points`` ranks plus the marked ones: geometric from 1 to ``p``, or linear from 0.
+    """``points`` distinct ranks (at most ``p``, or ``p + 1`` from 0): geometric from 1 to
+    ``p``, or linear from 0 to ``p``, each marked rank in place of the inner grid rank nearest
+    to it, so a sweep evaluates exactly as many ranks as it was asked for.
 
     The linear grid starts at ``k = 0`` (the layer zeroed), as the paper's figure does.
     """
     count = max(2, min(points, p + (spacing == "linear")))
     if spacing == "linear":
-        grid = np.unique(np.linspace(0, p, num=count).round().astype(int))
+        grid = np.unique(np.linspace(0, p, num=count).round().astype(int)).tolist()
     else:
-        grid = np.unique(np.geomspace(1, p, num=count).round().astype(int))
-    extra = [int(m) for m in marks if 1 <= int(m) <= p]
-    return sorted({*grid.tolist(), *extra})
+        grid = _geometric_grid(p, count)
+    keep = sorted({int(m) for m in marks if 1 <= int(m) <= p} - set(grid))
+    scale = np.log if spacing == "log" else np.asarray
+    fixed = {grid[0], grid[-1], *keep}
+    for mark in keep:
+        inner = [r for r in grid if r not in fixed]
+        if inner:
+            grid.remove(inner[int(np.argmin(np.abs(scale(inner) - scale(mark))))])
+        grid.append(mark)
+    return sorted(grid)
+
+
+def _geometric_grid(p: int, count: int) -> list[int]:
+    """``count`` distinct integers from 1 to ``p`` (``count <= p``), about evenly spaced on a
+    log scale: each step is geometric towards ``p`` over the steps left, and at least 1."""
+    ranks = [1]
+    while len(ranks) < count:
+        left = count - len(ranks)
+        step = round(ranks[-1] * (p / ranks[-1]) ** (1 / left))
+        ranks.append(min(max(ranks[-1] + 1, step), p - left + 1))
+    return ranks
 
 
 def coarse_to_fine(ranks: list[int]) -> list[int]:

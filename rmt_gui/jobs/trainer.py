@@ -29,8 +29,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
+from copy import deepcopy
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
@@ -88,19 +90,18 @@ def load_data(config: TrainConfig) -> TrainData:
 
 def layer_shapes(model: nn.Module) -> tuple[LayerShape, ...]:
     """Key and ``(out, in)`` shape of every linear weight."""
-    return tuple(
-        LayerShape(layer, tuple(get_weight(model, layer).shape)) for layer in linear_weights(model)
-    )
+    weights = [(layer, get_weight(model, layer)) for layer in linear_weights(model)]
+    return tuple(LayerShape(layer, (w.shape[0], w.shape[1])) for layer, w in weights)
 
 
 def trainable_copy(model: nn.Module) -> WeightTree:
     """A private copy of an MLP to train (every parameter requires grad); else ConfigError."""
     if not isinstance(model, WeightTree) or not model.chain:
         raise ConfigError("training needs an MLP whose linear layers chain from 784 inputs to 10")
-    copy = detached_copy(model)
-    for parameter in copy.parameters():
+    clone = deepcopy(model)
+    for parameter in clone.parameters():
         parameter.requires_grad_(True)
-    return copy
+    return clone
 
 
 def _derived_seed(seed: int) -> int:
@@ -168,8 +169,8 @@ class Trainer:
         resume: ResumePoint | None = None,
     ) -> None:
         self._resume = resume
-        self.config = self._resumed_config(config, run_dir, model) if resume else config
-        self.config = self.config or TrainConfig()
+        chosen = self._resumed_config(resume, config, run_dir, model) if resume else config
+        self.config = chosen or TrainConfig()
         self.config.validate()
         self.snapshots = snapshots or SnapshotPolicy()
         self.snapshots.validate()
@@ -185,15 +186,19 @@ class Trainer:
             if resume
             else [f"rmt-gui train, pruning: {prune.describe() if prune else 'none'}"]
         )
-        self._optimizer: torch.optim.Optimizer | None = None
+        self._optimizer: torch.optim.Optimizer  # made by _new_optimizer before the first step
         self._log: RunLog | None = None
         self._superseded: Path | None = None
 
+    @staticmethod
     def _resumed_config(
-        self, config: TrainConfig | None, run_dir: str | Path | None, model: nn.Module | None
+        resume: ResumePoint,
+        config: TrainConfig | None,
+        run_dir: str | Path | None,
+        model: nn.Module | None,
     ) -> TrainConfig:
         """The resume point's config (with ``config``'s threads and data folder, if given)."""
-        saved = self._resume.state.config
+        saved = resume.state.config
         if run_dir is None or model is not None:
             raise ConfigError("resuming needs the run folder and no other starting model")
         if config is None:
@@ -268,10 +273,10 @@ class Trainer:
             self._model.parameters(), lr=self.config.lr, momentum=self.config.momentum
         )
 
-    def _restore(self, run: _Run, subsets: torch.Generator) -> None:
-        """Put ``run`` where the resume point stopped: position, sums, clock, generators and the
+    def _restore(self, resume: ResumePoint, run: _Run, subsets: torch.Generator) -> None:
+        """Put ``run`` where ``resume`` stopped: position, sums, clock, generators and the
         optimiser (made for the restored model just before)."""
-        state, path = self._resume.state, self._resume.path
+        state, path = resume.state, resume.path
         run.epoch, run.batch, run.step = state.epoch, state.batch, state.step
         run.loss_sum, run.correct, run.metrics = state.loss_sum, state.correct, list(state.metrics)
         run.clock = _Clock(state.elapsed)
@@ -293,7 +298,7 @@ class Trainer:
         subsets = torch.Generator().manual_seed(_derived_seed(subset_seed))
         self._new_optimizer()
         if self._resume is not None:
-            self._restore(run, subsets)
+            self._restore(self._resume, run, subsets)
         yield RunStarted(
             cfg, str(self.run_dir) if self.run_dir else None, layer_shapes(self._model),
             parameter_count(self._model), len(data.train), len(data.test), run.per_epoch, total,
@@ -301,7 +306,7 @@ class Trainer:
         if self.snapshots.periodic:
             sampler.request(run.step, run.epochs_done, self._model)
             yield from sampler.collect()
-        status = "finished"
+        status: Literal["finished", "cancelled"] = "finished"
         try:
             for epoch in range(run.epoch, cfg.epochs + 1):
                 run.epoch = epoch
@@ -309,17 +314,18 @@ class Trainer:
                 yield from self._end_epoch(run, subsets)
         except CancelledError:
             status = "cancelled"
-        accuracy = self._stopped_accuracy(run) if status == "cancelled" else None
+        stopped = self._stopped_accuracy(run) if status == "cancelled" else None
+        accuracy = stopped
         if accuracy is None and run.accuracies:
             accuracy = run.accuracies[-1]
         if self.snapshots.final:
             sampler.request(run.step, run.epochs_done, self._model, final=True)
         yield from sampler.drain()
-        reason = "final" if status == "finished" else "cancel"
+        reason: Literal["final", "cancel"] = "final" if status == "finished" else "cancel"
         saved = self._checkpoint(reason, run, subsets, accuracy)
         if saved is not None:
             yield CheckpointSaved(saved, run.step, self._epoch_of(run), reason)
-        evaluated = [*run.accuracies, *([accuracy] if status == "cancelled" else [])]
+        evaluated = [*run.accuracies, *([] if stopped is None else [stopped])]
         yield RunEnded(
             status, saved, run.step, run.epochs_done, parameter_count(self._model),
             layer_shapes(self._model), accuracy, max(evaluated) if evaluated else None,
@@ -408,6 +414,7 @@ class Trainer:
     def _cut(self, run: _Run, gen: torch.Generator) -> PruneEvent:
         """Prune every layer once, then start a fresh optimiser."""
         prune, step, epochs = self.config.prune, run.step, self.config.epochs
+        assert prune is not None, "cut steps come from the prune schedule"
         start = time.perf_counter()
         keep = prune.keep_noise.at(min(step // run.per_epoch + 1, epochs), epochs)
         before = parameter_count(self._model)
@@ -454,7 +461,11 @@ class Trainer:
         )
 
     def _checkpoint(
-        self, reason: str, run: _Run, subsets: torch.Generator, accuracy: float | None
+        self,
+        reason: Literal["epoch", "final", "cancel"],
+        run: _Run,
+        subsets: torch.Generator,
+        accuracy: float | None,
     ) -> str | None:
         """Flush the logs, then write a checkpoint atomically (with the training state, except
         the final one); ``None`` without a run folder."""

@@ -44,8 +44,9 @@ def mlp_dims(model: nn.Module) -> tuple[int, ...] | None:
     """Widths of a runnable MLP (``784, ..., 10`` for MNIST), else ``None``: can it be trained?"""
     if not isinstance(model, WeightTree) or not model.chain:
         return None
-    pairs = [linear_dims(submodule(model, path)) for path in model.chain]
-    if any(pair is None for pair in pairs):
+    found = [linear_dims(submodule(model, path)) for path in model.chain]
+    pairs = [pair for pair in found if pair is not None]
+    if len(pairs) != len(found):
         return None
     return (pairs[0][0], *(pair[1] for pair in pairs))
 

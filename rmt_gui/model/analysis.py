@@ -3,6 +3,10 @@
 Spectra are cached by the weight's content, so a layer seen before (in this file or another,
 or before an undo) is never decomposed twice. Layers with fewer than ``min_fit_p`` eigenvalues
 may be listed without a fit (:class:`UnfittedLayer`), so a file of many tiny tensors stays fast.
+
+The spectrum's route is chosen per layer (:mod:`rmt_gui.model.fast_spectrum`): small layers take
+the exact float64 numpy route, large ones float32 on the chosen device with the spike count made
+exact; a layer whose count the inertia check refutes is recomputed by the exact route.
 """
 
 from __future__ import annotations
@@ -10,17 +14,29 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rmt_gui.model.checkpoint import Checkpoint, LayerInfo
-from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA, LayerAnalysis, analyze_spectrum
+from rmt_gui.model.fast_spectrum import (
+    RoutedSpectrum,
+    confirmed_fit,
+    float32_spectrum,
+    uses_float32,
+)
+from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA, LayerAnalysis
 from rmt_gui.spectral.analysis import top_singular_values
-from rmt_gui.spectral.bema import Variant
+from rmt_gui.spectral.bema import BemaResult, Variant, bema_fit
+from rmt_gui.spectral.estimators import gavish_donoho_rank
+from rmt_gui.spectral.low_rank import numerical_rank
 from rmt_gui.spectral.spectrum import Spectrum, spectrum_of
+from rmt_gui.spectral.ww_metrics import METRIC_KEYS
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -58,21 +74,64 @@ class UnfittedLayer:
 
 UNFITTED_FIELDS = (
     "n_signal", "sigma2", "lambda_plus", "sv_threshold", "fit_error", "good_fit",
-    "rank_gavish_donoho",
+    "rank_gavish_donoho", *METRIC_KEYS,
 )  # fmt: skip
 """The fields of a layer record that a layer without a fit has as ``None``."""
+
+
+@dataclass(frozen=True)
+class LowRankUpdate(UnfittedLayer):
+    """An adapter update ``ΔW = scale · B · A`` of rank at most ``r``: listed, not fitted.
+
+    Its spectrum is ``r`` values and ``min(out, in) - r`` exact zeros: there is no noise bulk,
+    so an MP/BEMA fit would invent one. The record gives the update's singular values and
+    ``n_signal`` = its numerical rank (every non-zero value is signal); the fit's fields are
+    ``None``.
+    """
+
+    spectrum: Spectrum
+
+    @property
+    def values(self) -> list[float]:
+        """The update's non-zero singular values (at most ``r``), descending."""
+        s = self.spectrum.singular_values
+        return s[: numerical_rank(s)].tolist()
+
+    @property
+    def note(self) -> str:
+        """What the record is and why it has no fit."""
+        return (
+            f"adapter update of rank <= {self.info.adapter_rank}: no noise bulk for an MP fit; "
+            "n_signal is its numerical rank"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The unfitted record with ``n_signal`` the rank and ``singular_values`` the update's."""
+        values = self.values
+        return {**super().to_json(), "n_signal": len(values), "singular_values": values}
+
+
 BATCH_LAYERS = 4096
 """Layers too small to fit whose largest singular values are computed in one batched call."""
 BATCH_VALUES = 1 << 22
 """Weights one such batch may hold (32 MB in float64)."""
 
 
+CPU = "cpu"
+"""The default device: a name, so this module loads without torch (the CLI starts fast)."""
+
+
 class SpectrumCache:
-    """Least-recently-used cache of spectra keyed by a hash of the weight's bytes and shape."""
+    """Least-recently-used cache of spectra keyed by a hash of the weight's bytes and shape.
+
+    Exact spectra and float32 ones (:class:`RoutedSpectrum`) are kept apart, so
+    :meth:`spectrum` always answers with the exact route.
+    """
 
     def __init__(self, capacity: int = 256) -> None:
         self._capacity = capacity
         self._items: OrderedDict[str, Spectrum] = OrderedDict()
+        self._float32: OrderedDict[str, RoutedSpectrum] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -83,7 +142,7 @@ class SpectrumCache:
         ``dtype.str`` (``<f4``) is an attribute; ``str(dtype)`` costs more than a small digest.
         """
         data = np.ascontiguousarray(matrix)
-        digest = hashlib.blake2b(memoryview(data).cast("B"), digest_size=16).hexdigest()
+        digest = hashlib.blake2b(data.data.cast("B"), digest_size=16).hexdigest()
         return f"{data.dtype.str}:{data.shape}:{digest}"
 
     def spectrum(self, matrix: np.ndarray) -> Spectrum:
@@ -100,8 +159,40 @@ class SpectrumCache:
             self._items.popitem(last=False)
         return spec
 
+    def routed(self, matrix: np.ndarray, device: str | torch.device = CPU) -> RoutedSpectrum:
+        """The spectrum by the route chosen for the layer's size: exact if known or small."""
+        key = self.key(matrix)
+        if key in self._items or not uses_float32(matrix.shape):
+            return RoutedSpectrum(self.spectrum(matrix), 0.0)
+        if key in self._float32:
+            self.hits += 1
+            self._float32.move_to_end(key)
+            return self._float32[key]
+        self.misses += 1
+        routed = float32_spectrum(matrix, device)
+        self._float32[key] = routed
+        if len(self._float32) > self._capacity:
+            self._float32.popitem(last=False)
+        return routed
+
 
 DEFAULT_CACHE = SpectrumCache()
+
+
+def checked_fit(
+    matrix: np.ndarray,
+    fit: Callable[[Spectrum], BemaResult],
+    cache: SpectrumCache = DEFAULT_CACHE,
+    device: str | torch.device = CPU,
+) -> tuple[Spectrum, BemaResult]:
+    """``(spectrum, fit(spectrum))`` with ``n_signal`` equal to the float64 route's.
+
+    The fit runs on the routed spectrum; when its spike count cannot be confirmed
+    (:func:`~rmt_gui.model.fast_spectrum.confirmed_fit`), the layer is recomputed by the exact
+    route (and cached so) and fitted again.
+    """
+    routed = cache.routed(matrix, device)
+    return confirmed_fit(matrix, routed, fit, lambda: cache.spectrum(matrix), device)
 
 
 def analyze_layer(
@@ -113,6 +204,7 @@ def analyze_layer(
     variant: Variant = "paper",
     cache: SpectrumCache = DEFAULT_CACHE,
     min_fit_p: int = 1,
+    device: str | torch.device = CPU,
 ) -> LayerAnalysis | UnfittedLayer | LayerFailure:
     """One layer's analysis (unfitted below ``min_fit_p`` eigenvalues), or a :class:`LayerFailure`.
 
@@ -120,12 +212,12 @@ def analyze_layer(
     float64's range and a Tracy-Widom cutoff that cannot be formed; each message is for users.
     """
     try:
-        spec = cache.spectrum(matrix)
-        if spec.p < min_fit_p:
-            return UnfittedLayer(info, float(spec.singular_values[0]))
-        return analyze_spectrum(
-            info.name, spec, info.params, alpha=alpha, beta=beta, variant=variant
+        if min(matrix.shape) < min_fit_p:
+            return UnfittedLayer(info, float(cache.spectrum(matrix).singular_values[0]))
+        spec, fit = checked_fit(
+            matrix, lambda s: bema_fit(s, alpha=alpha, beta=beta, variant=variant), cache, device
         )
+        return LayerAnalysis(info.name, spec, fit, gavish_donoho_rank(spec), info.params)
     except ValueError as exc:
         return LayerFailure(info, str(exc))
 
@@ -165,6 +257,7 @@ def analyze_layers(
     variant: Variant = "paper",
     cache: SpectrumCache = DEFAULT_CACHE,
     min_fit_p: int = 1,
+    device: str | torch.device = CPU,
 ) -> Iterator[LayerAnalysis | UnfittedLayer | LayerFailure]:
     """Yield one analysis (or failure) per layer, in model order; consumers may stop at any time.
 
@@ -177,6 +270,12 @@ def analyze_layers(
     for info in checkpoint.layers():
         if wanted is not None and info.name not in wanted:
             continue
+        low_rank = checkpoint.low_rank_spectrum(info.name)
+        if low_rank is not None:
+            yield from _unfitted_batch(batch, cache, min_fit_p)
+            batch, values = [], 0
+            yield LowRankUpdate(info, float(low_rank.singular_values[0]), low_rank)
+            continue
         matrix = checkpoint.read(info.name)
         if min(info.shape) < min_fit_p and _batchable(matrix):
             batch.append((info, matrix))
@@ -188,6 +287,13 @@ def analyze_layers(
         yield from _unfitted_batch(batch, cache, min_fit_p)
         batch, values = [], 0
         yield analyze_layer(
-            info, matrix, alpha=alpha, beta=beta, variant=variant, cache=cache, min_fit_p=min_fit_p
+            info,
+            matrix,
+            alpha=alpha,
+            beta=beta,
+            variant=variant,
+            cache=cache,
+            min_fit_p=min_fit_p,
+            device=device,
         )
     yield from _unfitted_batch(batch, cache, min_fit_p)

@@ -123,7 +123,7 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
 
 
-def atomic_write(path: Path, write: Callable[[BinaryIO], None], force: bool = False) -> Path:
+def atomic_write(path: Path, write: Callable[[BinaryIO], object], force: bool = False) -> Path:
     """Call ``write`` on a temporary file in ``path``'s folder, then rename it into place.
 
     The result gets the usual permissions of a new file (or keeps those of the file it replaces).

@@ -12,14 +12,17 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rmt_gui.errors import FileError
+from rmt_gui.model.roles import LayerRole, layer_role
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from rmt_gui.spectral import Spectrum
 
 
 def zip_names(path: Path) -> list[str] | None:
@@ -41,17 +44,65 @@ class LayerInfo:
     dtype: str
     factor_group: str | None = None
     conv_shape: tuple[int, ...] | None = None
+    adapter_rank: int | None = None
+    """For an adapter update ``ΔW = scale · B · A`` (a LoRA layer): ``r``, its rank bound."""
 
     @property
     def is_factor(self) -> bool:
         """Whether this weight is one half of a factorised ``Linear -> Linear`` pair."""
         return self.factor_group is not None
 
+    @cached_property
+    def role(self) -> LayerRole:
+        """What the layer is for (embedding, attention query, ...) and its block, from its name."""
+        return layer_role(self.name, self.conv_shape or self.shape)
+
+    @property
+    def prunable(self) -> bool:
+        """Whether ``prune`` cuts it by default: not an embedding, head or norm, nor an adapter
+        update (a difference to a model's layer, not a layer)."""
+        return self.adapter_rank is None and self.role.prunable
+
+    def to_json(self) -> dict[str, Any]:
+        """Role, block, whether prunable by default and, for an adapter update, its rank."""
+        record = {**self.role.to_json(), "prunable": self.prunable}
+        return (
+            record if self.adapter_rank is None else {**record, "adapter_rank": self.adapter_rank}
+        )
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What a model folder's ``config.json`` says: model type, hidden size, number of layers."""
+
+    model_type: str | None
+    hidden_size: int | None
+    layers: int | None
+
+    def describe(self) -> str:
+        """``bert, hidden 384, 6 layers`` (unknown parts left out)."""
+        parts = [
+            self.model_type or "unknown model type",
+            f"hidden {self.hidden_size}" if self.hidden_size is not None else "",
+            f"{self.layers} layers" if self.layers is not None else "",
+        ]
+        return ", ".join(filter(None, parts))
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"model_type", "hidden_size", "layers"}``, ``null`` where unknown."""
+        return {
+            "model_type": self.model_type,
+            "hidden_size": self.hidden_size,
+            "layers": self.layers,
+        }
+
 
 class Checkpoint(ABC):
     """An opened model file: format, where its weights came from, and its layers."""
 
     format: str = ""
+    architecture: Architecture | None = None
+    """The model's architecture where the file says (a Hugging Face folder's ``config.json``)."""
 
     def __init__(self, path: Path, detail: str = "") -> None:
         self.path = Path(path)
@@ -78,6 +129,13 @@ class Checkpoint(ABC):
     def _layers_by_name(self) -> dict[str, LayerInfo]:
         """The layers by name, built once (a file's layers never change): each lookup is O(1)."""
         return {info.name: info for info in self.layers()}
+
+    def low_rank_spectrum(self, name: str) -> Spectrum | None:
+        """Layer ``name``'s spectrum computed from its low-rank factors, for an adapter update.
+
+        ``None`` (the default) means the layer is an ordinary matrix: analyse :meth:`read`.
+        """
+        return None
 
     def layer(self, name: str) -> LayerInfo:
         """The :class:`LayerInfo` called ``name``."""

@@ -1,11 +1,19 @@
-"""Singular values and vectors of a layer through its smaller Gram matrix, in torch float64.
+"""Singular values and vectors of a layer through its smaller Gram matrix, in torch.
 
 - values only: ``eigvalsh`` of the smaller Gram matrix (the same route and accuracy as
   :func:`rmt_gui.spectral.spectrum_of`), computed by torch so that inside a training process the
   work runs on torch's thread pool and never wakes numpy's BLAS threads;
 - vectors: one ``eigh`` of that Gram matrix instead of a full SVD (about 2-3x faster for
   784x1000): with ``W^T W = V S^2 V^T`` the other side is ``U = W V / S``, and a kept part
-  ``U_k S_k V_k^T = W V_k V_k^T`` is exact to float64 rounding. All surgery uses it.
+  ``U_k S_k V_k^T = W V_k V_k^T`` is exact to the working precision's rounding. All surgery uses
+  it.
+
+The working precision is float64 by default (exact to float64 rounding). Training asks for the
+weights' own float32 (:func:`training_dtype`): the Gram product and ``eigh`` are then 2-3x
+cheaper, the kept factors are exact to float32 rounding (all a float32 layer stores), and each
+eigenvalue ``s**2 / n`` is within :func:`eigenvalue_error` of the float64 one, the bound of
+:mod:`rmt_gui.model.fast_spectrum`, whose exact spike count then decides the fit (docs/method.md
+§1 for the normalisation).
 """
 
 from __future__ import annotations
@@ -15,18 +23,26 @@ from dataclasses import dataclass
 
 import torch
 
+from rmt_gui.model.fast_spectrum import ERROR_FACTOR, RoutedSpectrum
 from rmt_gui.spectral.spectrum import Spectrum
 
 
-def _gram(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool, float]:
-    """``(w64, gram, right, scale)``: the smaller Gram matrix of ``W / scale``; ``right`` when it
-    is ``W^T W``.
+def training_dtype(weight: torch.Tensor) -> torch.dtype:
+    """float32 for weights stored in float32 or narrower, float64 for float64 weights."""
+    return torch.float64 if weight.dtype == torch.float64 else torch.float32
+
+
+def _gram(
+    weight: torch.Tensor, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, bool, float]:
+    """``(w, gram, right, scale)``: ``w`` in ``dtype`` and the smaller Gram matrix of
+    ``w / scale``; ``right`` when it is ``W^T W``.
 
     ``scale`` is the power of two at or above ``max|W|`` (exact to divide by), so the Gram matrix
     neither overflows for weights near 1e155 nor underflows for tiny ones; singular values of
     ``W`` are those of the scaled matrix times ``scale``.
     """
-    w = weight.detach().to(torch.float64)
+    w = weight.detach().to(dtype)
     top = float(w.abs().max()) if w.numel() else 0.0
     scale = 2.0 ** math.ceil(math.log2(top)) if top > 0 else 1.0
     ws = w / scale
@@ -35,26 +51,57 @@ def _gram(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, bool, float
 
 
 def _clean(values: torch.Tensor, scale: float) -> torch.Tensor:
-    """Singular values (ascending) from Gram eigenvalues of ``W / scale``, rounding floor zeroed."""
-    floor = values.shape[0] * torch.finfo(torch.float64).eps * max(float(values[-1]), 0.0)
+    """Float64 singular values (ascending) from Gram eigenvalues of ``W / scale``, the rounding
+    floor zeroed: ``p eps64 max`` in float64 (as :func:`spectrum_of`), ``sqrt(p) eps32 max`` in
+    float32 (as :func:`~rmt_gui.model.fast_spectrum.float32_spectrum`)."""
+    p = values.shape[0]
+    exact = values.dtype == torch.float64
+    factor = (p if exact else math.sqrt(p)) * torch.finfo(values.dtype).eps
+    values = values.to(torch.float64)
+    floor = factor * max(float(values[-1]), 0.0) if p else 0.0
     return torch.where(values > floor, values, torch.zeros_like(values)).sqrt() * scale
+
+
+def eigenvalue_error(s: torch.Tensor, shape: tuple[int, int], dtype: torch.dtype) -> float:
+    """Bound on each eigenvalue's (``s**2 / n``) distance to the float64 one: 0 in float64,
+    ``ERROR_FACTOR sqrt(n) eps32 s_max**2 / n`` in float32 (as ``fast_spectrum``)."""
+    if dtype == torch.float64 or s.numel() == 0:
+        return 0.0
+    n = max(shape)
+    eps = torch.finfo(torch.float32).eps
+    return ERROR_FACTOR * math.sqrt(n) * eps * float(s[0]) ** 2 / n
+
+
+def _values(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Descending float64 singular values of a finite 2-D weight by the Gram route in ``dtype``."""
+    if not bool(torch.isfinite(weight).all()):
+        raise ValueError("NaN or infinite weights")
+    _, gram, _, scale = _gram(weight, dtype)
+    return _clean(torch.linalg.eigvalsh(gram), scale).flip(0)
 
 
 def weight_spectrum(weight: torch.Tensor) -> Spectrum:
     """The :class:`Spectrum` of a 2-D weight (values only) by the float64 Gram route."""
-    if not bool(torch.isfinite(weight).all()):
-        raise ValueError("NaN or infinite weights")
-    _, gram, _, scale = _gram(weight)
-    s = _clean(torch.linalg.eigvalsh(gram), scale).flip(0)
-    return Spectrum.from_singular_values(s.numpy(), tuple(weight.shape))
+    s = _values(weight, torch.float64)
+    return Spectrum.from_singular_values(s.numpy(), (weight.shape[0], weight.shape[1]))
+
+
+def routed_spectrum(weight: torch.Tensor, dtype: torch.dtype) -> RoutedSpectrum:
+    """The spectrum of a 2-D weight by the Gram route in ``dtype``, with its error bound."""
+    shape = (int(weight.shape[0]), int(weight.shape[1]))
+    s = _values(weight, dtype)
+    return RoutedSpectrum(
+        Spectrum.from_singular_values(s.numpy(), shape), eigenvalue_error(s, shape, dtype)
+    )
 
 
 @dataclass(frozen=True)
 class GramSVD:
-    """Thin SVD ``W = U diag(s) V^T`` of one weight (float64, ``s`` descending) from one ``eigh``.
+    """Thin SVD ``W = U diag(s) V^T`` of one weight (``s`` float64, descending) from one ``eigh``.
 
-    Only the smaller side's vectors are stored; the other side is formed on demand for the
-    components a rebuild keeps (zero where ``s == 0``).
+    ``weight`` and ``basis`` are in the working precision. Only the smaller side's vectors are
+    stored; the other side is formed on demand for the components a rebuild keeps (zero where
+    ``s == 0``).
     """
 
     weight: torch.Tensor
@@ -63,11 +110,11 @@ class GramSVD:
     right: bool
 
     @classmethod
-    def of(cls, weight: torch.Tensor) -> GramSVD:
-        """Decompose a 2-D weight; ``ValueError`` for NaN or inf entries."""
+    def of(cls, weight: torch.Tensor, dtype: torch.dtype = torch.float64) -> GramSVD:
+        """Decompose a 2-D weight in ``dtype``; ``ValueError`` for NaN or inf entries."""
         if not bool(torch.isfinite(weight).all()):
             raise ValueError("NaN or infinite weights")
-        w, gram, right, scale = _gram(weight)
+        w, gram, right, scale = _gram(weight, dtype)
         values, vectors = torch.linalg.eigh(gram)
         return cls(w, _clean(values, scale).flip(0), vectors.flip(1), right)
 
@@ -79,11 +126,21 @@ class GramSVD:
         """The singular values as a :class:`Spectrum`."""
         return Spectrum.from_singular_values(self.s.numpy(), self.shape)
 
+    def routed(self) -> RoutedSpectrum:
+        """The spectrum with the bound on its distance to the float64 one."""
+        return RoutedSpectrum(self.spectrum(), eigenvalue_error(self.s, self.shape, self.dtype))
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The working precision of the vectors."""
+        return self.basis.dtype
+
     def factors(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(U[:, idx], s[idx], Vh[idx])`` for the selected components."""
-        s = self.s[idx]
+        """``(U[:, idx], s[idx], Vh[idx])`` for the selected components, in the working
+        precision."""
+        s = self.s[idx].to(self.dtype)
         chosen = self.basis[:, idx]
-        inverse = torch.where(s > 0, 1.0 / s.clamp_min(torch.finfo(torch.float64).tiny), 0.0)
+        inverse = torch.where(s > 0, 1.0 / s.clamp_min(torch.finfo(self.dtype).tiny), 0.0)
         if self.right:
             return (self.weight @ chosen) * inverse, s, chosen.T
         return chosen, s, ((self.weight.T @ chosen) * inverse).T

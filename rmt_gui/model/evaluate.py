@@ -74,8 +74,14 @@ def evaluate(
     data: MnistSplit,
     batch_size: int = EVAL_BATCH,
     progress: Progress | None = None,
+    device: torch.device | None = None,
 ) -> EvalResult:
-    """Evaluate in inference mode; ``progress(done, total)`` may raise to cancel."""
+    """Evaluate in inference mode; ``progress(done, total)`` may raise to cancel.
+
+    With ``device``, the model is moved there and each batch is sent there before it runs.
+    """
+    if device is not None:
+        model.to(device)
     check_runnable(model)
     start = time.perf_counter()
     total = len(data)
@@ -86,8 +92,8 @@ def evaluate(
         with torch.inference_mode():
             for lo in range(0, total, batch_size):
                 hi = min(lo + batch_size, total)
-                logp = log_probs(model, data.images[lo:hi])
-                labels = data.labels[lo:hi]
+                logp = log_probs(model, data.images[lo:hi].to(device))
+                labels = data.labels[lo:hi].to(logp.device)
                 correct += int((logp.argmax(dim=1) == labels).sum())
                 loss_sum += float(nn.functional.nll_loss(logp, labels, reduction="sum"))
                 if progress is not None:

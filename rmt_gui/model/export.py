@@ -1,8 +1,9 @@
-"""Export a model atomically (see :mod:`rmt_gui.model.atomic_file`) in one of four formats.
+"""Export a model atomically (see :mod:`rmt_gui.model.atomic_file`) in one of five formats.
 
 An existing file (the source included) is never replaced unless ``force`` is given. Without an
 explicit format the file keeps the model runnable: our format for our MLPs, TorchScript for any
-other module, whose code our format cannot record.
+other module, whose code our format cannot record. ONNX (:mod:`rmt_gui.model.onnx_export`)
+is checked against the model with onnxruntime before the file is written.
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ from rmt_gui.model.atomic_file import atomic_write
 from rmt_gui.model.evaluate import check_runnable
 from rmt_gui.model.jit import quiet_jit
 from rmt_gui.model.native import architecture_of, save_native
+from rmt_gui.model.onnx_export import export_graph, require_onnx
 from rmt_gui.model.tree import NotRunnableError, WeightTree
 
-FORMATS = ("rmt-gui", "state-dict", "safetensors", "torchscript")
-SUFFIX_FORMATS = {".safetensors": "safetensors", ".ts": "torchscript", ".jit": "torchscript"}
+FORMATS = ("rmt-gui", "state-dict", "safetensors", "torchscript", "onnx")
+SUFFIX_FORMATS = {
+    ".safetensors": "safetensors", ".ts": "torchscript", ".jit": "torchscript", ".onnx": "onnx",
+}  # fmt: skip
 
 
 def default_format(model: nn.Module, path: str | Path) -> str:
-    """The suffix's format (``.safetensors``, ``.ts``), else one that keeps ``model`` runnable.
+    """The suffix's format (``.safetensors``, ``.ts``, ``.onnx``), else one that keeps ``model``
+    runnable.
 
     Our format records only our own MLPs (and plain weights); any other module, TorchScript or
     a trusted pickle, stays runnable only as TorchScript.
@@ -41,7 +46,7 @@ def default_format(model: nn.Module, path: str | Path) -> str:
 
 def weights_only_warning(model: nn.Module, path: str | Path, fmt: str) -> str | None:
     """Why a ``fmt`` file at ``path`` cannot run ``model`` as it was, or ``None`` when it can."""
-    if fmt == "torchscript" or isinstance(model, WeightTree):
+    if fmt in ("torchscript", "onnx") or isinstance(model, WeightTree):
         return None
     return f"{path} holds weights only, not the model's code: rmt-gui cannot run it as it was"
 
@@ -97,16 +102,20 @@ def export_model(
     force: bool = False,
     history: list[str] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    sample: torch.Tensor | None = None,
 ) -> Path:
     """Write ``model`` to ``path`` as ``fmt`` (:func:`default_format` when ``None``).
 
     With ``force`` an existing file or symbolic link at ``path`` is replaced (a link itself, not
-    the file it points to).
+    the file it points to). ``sample`` (images ``[N, 1, 28, 28]``) is the batch an ONNX export
+    is checked on (default: seeded uniform pixels).
     """
     fmt = fmt or default_format(model, path)
     if fmt not in FORMATS:
         raise FileError(Path(path), f"unknown export format {fmt!r} (choose from {FORMATS})")
     scripted = _torchscript(model) if fmt == "torchscript" else None
+    if fmt == "onnx":
+        require_onnx(path)
 
     def write(handle: BinaryIO) -> None:
         if fmt == "rmt-gui":
@@ -115,6 +124,8 @@ def export_model(
             torch.save(_state_dict(model), handle)
         elif fmt == "safetensors":
             _write_safetensors(model, handle, metadata or {})
+        elif fmt == "onnx":
+            handle.write(export_graph(model, path, sample).data)
         else:
             with quiet_jit():
                 torch.jit.save(scripted, handle)

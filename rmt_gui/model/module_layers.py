@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeGuard
 
 from torch import nn
 
@@ -10,8 +11,9 @@ from rmt_gui.model.checkpoint import LayerInfo
 from rmt_gui.model.layers import TensorMeta, layers_from_tensors
 
 
-def is_linear(module: nn.Module) -> bool:
-    """An ``nn.Linear``, or a TorchScript module compiled from one."""
+def is_linear(module: nn.Module) -> TypeGuard[nn.Linear]:
+    """An ``nn.Linear``, or a TorchScript module compiled from one (typed as ``nn.Linear``:
+    it has the same ``weight``, ``bias``, ``in_features`` and ``out_features``)."""
     return isinstance(module, nn.Linear) or getattr(module, "original_name", "") == "Linear"
 
 
@@ -20,7 +22,7 @@ def is_conv(module: nn.Module) -> bool:
     return isinstance(module, nn.Conv2d) or getattr(module, "original_name", "") == "Conv2d"
 
 
-def linear_modules(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+def linear_modules(model: nn.Module) -> Iterator[tuple[str, nn.Linear]]:
     """``(path, module)`` of every linear layer of ``model`` in definition order."""
     for path, module in model.named_modules():
         if is_linear(module):

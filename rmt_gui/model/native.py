@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeGuard
 
 import torch
 from torch import nn
@@ -85,7 +85,7 @@ def save_native(
     torch.save(native_payload(model, history, metadata), target)
 
 
-def is_native(payload: object) -> bool:
+def is_native(payload: object) -> TypeGuard[dict[Any, Any]]:
     """Whether a loaded object is this project's checkpoint dict."""
     return isinstance(payload, dict) and payload.get("format") == FORMAT_TAG
 
@@ -134,10 +134,10 @@ def _state_dict(payload: Mapping[str, Any]) -> dict[str, torch.Tensor]:
 
 def _weight_shape(state: Mapping[str, torch.Tensor], name: str) -> tuple[int, int] | None:
     """``(out, in)`` of chain layer ``name``: one 2-D float weight, or a factor pair."""
-    weights = [state.get(f"{name}.weight")]
-    if weights[0] is None:
-        weights = [state.get(f"{name}.0.weight"), state.get(f"{name}.1.weight")]
-    if any(w is None or w.ndim != 2 or not w.is_floating_point() for w in weights):
+    single = f"{name}.weight"
+    keys = [single] if single in state else [f"{name}.0.weight", f"{name}.1.weight"]
+    weights = [w for w in map(state.get, keys) if w is not None and w.ndim == 2]
+    if len(weights) != len(keys) or not all(w.is_floating_point() for w in weights):
         return None
     return int(weights[-1].shape[0]), int(weights[0].shape[1])
 

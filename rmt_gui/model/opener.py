@@ -2,7 +2,8 @@
 
 Recognised: ``.npy``/``.npz``, safetensors, ``torch.save`` archives (state dicts, training
 checkpoints, this project's format, pickled modules with ``trust``), legacy pickled
-``torch.save`` files and TorchScript archives.
+``torch.save`` files and TorchScript archives; and folders: Hugging Face model folders (single
+or sharded safetensors or ``.bin``) and PEFT LoRA adapters (``rmt_gui.model.formats.folders``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from rmt_gui.model.formats.safetensors_file import SafetensorsCheckpoint, looks_
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
 PICKLE_PROTOCOL = 0x80
-OS_PROBLEMS = {
+OS_PROBLEMS: dict[int | None, str] = {  # keyed by OSError.errno, which may be None
     errno.ENAMETOOLONG: "file name too long",
     errno.EACCES: "cannot be read: permission denied",
     errno.EPERM: "cannot be read: permission denied",
@@ -44,7 +45,8 @@ def _open_torch(path: Path, trust: bool) -> Checkpoint:
 
 
 def open_checkpoint(path: str | Path, trust: bool = False) -> Checkpoint:
-    """Open ``path`` and return its :class:`Checkpoint`; raise :class:`FileError` otherwise.
+    """Open ``path`` (a file or a model folder) and return its :class:`Checkpoint`, else raise
+    :class:`FileError`.
 
     ``trust`` allows full unpickling of a pickled ``nn.Module``, which runs code from the file.
     A file without any fully connected (2-D float) weight is refused: there is nothing to show.
@@ -52,6 +54,23 @@ def open_checkpoint(path: str | Path, trust: bool = False) -> Checkpoint:
     if not os.fspath(path):
         raise FileError(path, "no file name given")
     path = Path(path)
+    checkpoint = _open_folder(path) if path.is_dir() else _open_file(path, trust)
+    if not checkpoint.layers():
+        raise FileError(
+            path, f"no 2-D float weights (fully connected layers) in this {checkpoint.format} file"
+        )
+    return checkpoint
+
+
+def _open_folder(path: Path) -> Checkpoint:
+    """Open a model folder (its reader imported only now)."""
+    from rmt_gui.model.formats.folders import open_folder
+
+    return open_folder(path)
+
+
+def _open_file(path: Path, trust: bool) -> Checkpoint:
+    """Open a regular file by its first bytes."""
     _check_regular_file(path)
     try:
         with path.open("rb") as handle:
@@ -60,12 +79,7 @@ def open_checkpoint(path: str | Path, trust: bool = False) -> Checkpoint:
         raise FileError(path, _os_problem(exc)) from exc
     if not head:
         raise FileError(path, "is empty")
-    checkpoint = _open_by_content(path, head, trust)
-    if not checkpoint.layers():
-        raise FileError(
-            path, f"no 2-D float weights (fully connected layers) in this {checkpoint.format} file"
-        )
-    return checkpoint
+    return _open_by_content(path, head, trust)
 
 
 def _os_problem(exc: OSError) -> str:

@@ -4,7 +4,9 @@ Planning needs only singular values (cached from the analysis), so a preview of 
 parameter counts is instant; applying takes one float64 SVD per layer. The rule itself is
 :class:`~rmt_gui.model.rule.PruneRule`, shared with the trainer's cuts. A layer whose weights
 are not all finite, or whose spectrum the BEMA fit refuses, is left alone with a note saying
-why; the others are planned as usual.
+why; the others are planned as usual. A plan never keeps more values than the layer has now
+(its numerical rank, read off the same spectrum), and splits a layer into two factors only
+when it also drops values, so a plan changes a layer exactly when its rank goes down.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 from torch import nn
 
 from rmt_gui.errors import one_line
-from rmt_gui.model.analysis import DEFAULT_CACHE, SpectrumCache
+from rmt_gui.model.analysis import CPU, DEFAULT_CACHE, SpectrumCache, checked_fit
 from rmt_gui.model.module_layers import is_linear, linear_modules
 from rmt_gui.model.rule import PruneRule
 from rmt_gui.model.surgery import (
@@ -24,6 +26,7 @@ from rmt_gui.model.surgery import (
     bias_size,
     get_weight,
     is_factor_layer,
+    numerical_rank,
     owner_of,
     should_factorize,
     shrink,
@@ -43,10 +46,11 @@ from rmt_gui.spectral.spectrum import Spectrum
 
 @dataclass(frozen=True)
 class LayerPlan:
-    """The rank one layer would keep, and the resulting shape and parameter count."""
+    """The rank one layer has (``rank_before``) and would keep, and the parameter counts."""
 
     layer: str
     shape: tuple[int, int]
+    rank_before: int
     rank: int
     n_signal: int
     good_fit: bool
@@ -98,13 +102,26 @@ def not_finite(weight: np.ndarray) -> str:
 
 def _left_alone(layer: str, shape: tuple[int, int], params: int, reason: str) -> LayerPlan:
     """The plan of a layer that cannot be planned (``reason`` says why): nothing changes."""
-    return LayerPlan(layer, shape, min(shape), 0, False, False, params, params, reason)
+    side = min(shape)
+    return LayerPlan(layer, shape, side, side, 0, False, False, params, params, reason)
+
+
+def factorize_blocker(model: nn.Module) -> str:
+    """Why no layer of ``model`` can be split into two factors (``""`` when they can)."""
+    if isinstance(model, torch.jit.ScriptModule):
+        return "a TorchScript model cannot be factorised (its layers keep their shapes)"
+    return ""
 
 
 def plan_layer(
-    model: nn.Module, layer: str, rule: PruneRule, cache: SpectrumCache, output_width: int
+    model: nn.Module,
+    layer: str,
+    rule: PruneRule,
+    cache: SpectrumCache,
+    output_width: int,
+    device: torch.device = CPU,
 ) -> LayerPlan:
-    """Plan one layer from its cached spectrum, without touching the model."""
+    """Plan one layer from its cached spectrum (routed by size, spike count exact), untouched."""
     tensor = get_weight(model, layer).detach().cpu()
     weight = (tensor if tensor.dtype == torch.float64 else tensor.float()).numpy()
     shape = (int(weight.shape[0]), int(weight.shape[1]))
@@ -114,29 +131,37 @@ def plan_layer(
     if bad:
         return _left_alone(layer, shape, before, f"{bad} weights, left as they are")
     try:
-        spectrum = cache.spectrum(weight)
-        fit = rule.fit(spectrum)
+        spectrum, fit = checked_fit(weight, rule.fit, cache, device)
     except ValueError as exc:
         return _left_alone(layer, shape, before, f"left as it is: {one_line(exc)}")
-    rank = choose_rank(spectrum, fit, rule, rule.floor(output_width, spectrum.p))
+    current = numerical_rank(torch.from_numpy(spectrum.singular_values.copy()), shape)
+    rank = min(choose_rank(spectrum, fit, rule, rule.floor(output_width, spectrum.p)), current)
     skipped = rule.skip_reason(fit)
     split = (
         rule.method != "shrink"
         and not skipped
+        and rank < current
+        and not factorize_blocker(model)
         and is_linear(owner_of(model, layer))
         and not is_factor_layer(model, layer)
         and should_factorize(rank, shape, rule.factorize)
     )
     after = rank * (shape[0] + shape[1]) + bias if split else before
-    return LayerPlan(layer, shape, rank, fit.n_signal, fit.good_fit, split, before, after, skipped)
+    return LayerPlan(
+        layer, shape, current, rank, fit.n_signal, fit.good_fit, split, before, after, skipped
+    )
 
 
 def plan(
-    model: nn.Module, layers: list[str], rule: PruneRule, cache: SpectrumCache = DEFAULT_CACHE
+    model: nn.Module,
+    layers: list[str],
+    rule: PruneRule,
+    cache: SpectrumCache = DEFAULT_CACHE,
+    device: torch.device = CPU,
 ) -> list[LayerPlan]:
     """A :class:`LayerPlan` for each of ``layers`` (the floor is the model's output width)."""
     width = output_dim(model)
-    return [plan_layer(model, layer, rule, cache, width) for layer in layers]
+    return [plan_layer(model, layer, rule, cache, width, device) for layer in layers]
 
 
 def apply_plan(

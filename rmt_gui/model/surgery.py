@@ -51,7 +51,7 @@ def module_path(layer: str) -> str:
     return layer.rpartition(".")[0]
 
 
-def get_linear(model: nn.Module, layer: str) -> nn.Module:
+def get_linear(model: nn.Module, layer: str) -> nn.Linear:
     """The linear module whose weight is ``layer``; :class:`SurgeryError` if there is none."""
     module = owner_of(model, layer)
     if not is_linear(module) or not layer.endswith("weight"):
@@ -114,7 +114,7 @@ def _with_submodule(root: nn.Module, path: str, new: nn.Module) -> nn.Module:
     head, _, rest = path.partition(".")
     clone = copy.copy(root)
     clone._modules = dict(root._modules)
-    clone._modules[head] = _with_submodule(root._modules[head], rest, new)
+    clone._modules[head] = _with_submodule(root.get_submodule(head), rest, new)
     return clone
 
 
@@ -131,7 +131,7 @@ def _with_parameter(model: nn.Module, layer: str, value: torch.Tensor) -> nn.Mod
     return _with_submodule(model, module_path(layer), clone)
 
 
-def _dense_like(layer: nn.Module, weight: torch.Tensor) -> nn.Linear:
+def _dense_like(layer: nn.Linear, weight: torch.Tensor) -> nn.Linear:
     """A new ``nn.Linear`` with ``weight`` and a copy of ``layer``'s bias."""
     new = nn.Linear(weight.shape[1], weight.shape[0], bias=layer.bias is not None, device="meta")
     new.weight = nn.Parameter(weight.to(layer.weight.dtype).contiguous())
@@ -141,7 +141,7 @@ def _dense_like(layer: nn.Module, weight: torch.Tensor) -> nn.Linear:
 
 
 def _factor_pair(
-    layer: nn.Module, u: torch.Tensor, s: torch.Tensor, vh: torch.Tensor
+    layer: nn.Linear, u: torch.Tensor, s: torch.Tensor, vh: torch.Tensor
 ) -> nn.Sequential:
     """``Linear(in, k, bias=False) -> Linear(k, out)`` with ``sqrt(S) V^T`` and ``U sqrt(S)``."""
     root_s = s.sqrt()

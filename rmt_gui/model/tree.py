@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeGuard, cast
 
 import torch
 from torch import nn
@@ -40,11 +41,12 @@ def linear_dims(module: nn.Module) -> tuple[int, int] | None:
     if isinstance(module, nn.Linear):
         return module.in_features, module.out_features
     if is_factor_pair(module):
-        return module[0].in_features, module[1].out_features
+        first, second = cast("nn.Linear", module[0]), cast("nn.Linear", module[1])
+        return first.in_features, second.out_features
     return None
 
 
-def is_factor_pair(module: nn.Module) -> bool:
+def is_factor_pair(module: nn.Module) -> TypeGuard[nn.Sequential]:
     """Whether ``module`` is ``Sequential(Linear(in, k, bias=False), Linear(k, out))``."""
     return (
         isinstance(module, nn.Sequential)
@@ -106,7 +108,7 @@ def _ensure_path(root: nn.Module, path: str) -> nn.Module:
     for part in filter(None, path.split(".")):
         if part not in node._modules:
             node.add_module(part, nn.Module())
-        node = node._modules[part]
+        node = node.get_submodule(part)
     return node
 
 
@@ -125,7 +127,7 @@ def _fold_factor_pairs(root: nn.Module) -> None:
     """Turn containers holding Linears ``0`` and ``1`` that chain into factor pairs."""
     for path, module in list(root.named_modules()):
         if type(module) is nn.Module and set(module._modules) == {"0", "1"}:
-            pair = nn.Sequential(module._modules["0"], module._modules["1"])
+            pair = nn.Sequential(module.get_submodule("0"), module.get_submodule("1"))
             if is_factor_pair(pair) and not module._parameters and not module._buffers:
                 _attach(root, path, pair)
 
@@ -138,7 +140,7 @@ def find_chain(root: nn.Module) -> list[str]:
     """
     prefix, node = "", root
     while len(node._modules) == 1 and type(next(iter(node._modules.values()))) is nn.Module:
-        name, node = next(iter(node._modules.items()))
+        name, node = next(node.named_children())
         prefix += f"{name}."
     names, width = [], MNIST_INPUTS
     for name, module in node.named_children():

@@ -1,4 +1,4 @@
-"""Spectral core (numpy + scipy only): MP law, Tracy–Widom, BEMA, estimators, keep rules."""
+"""Spectral core (numpy + scipy): MP law, Tracy–Widom, BEMA, estimators, keep rules, WW metrics."""
 
 from rmt_gui.spectral.analysis import LayerAnalysis, analyze_matrix, analyze_spectrum
 from rmt_gui.spectral.bema import (
@@ -17,17 +17,22 @@ from rmt_gui.spectral.estimators import (
     keep_rank,
     mp_edge_rank,
 )
+from rmt_gui.spectral.heavy_tail import PowerLawFit, power_law_fit
 from rmt_gui.spectral.mp import mp_cdf, mp_density, mp_edges, mp_quantile
 from rmt_gui.spectral.spectrum import Spectrum, gram_eigenvalues, spectrum_of
 from rmt_gui.spectral.tracy_widom import tw1_cdf, tw1_quantile
+from rmt_gui.spectral.ww_metrics import METRIC_KEYS, WWMetrics, ww_metrics
 
 __all__ = [
     "DEFAULT_ALPHA",
     "DEFAULT_BETA",
     "GOOD_FIT_THRESHOLD",
+    "METRIC_KEYS",
     "BemaResult",
     "LayerAnalysis",
+    "PowerLawFit",
     "Spectrum",
+    "WWMetrics",
     "analyze_matrix",
     "analyze_spectrum",
     "bema_fit",
@@ -42,8 +47,10 @@ __all__ = [
     "mp_edge_rank",
     "mp_edges",
     "mp_quantile",
+    "power_law_fit",
     "spectrum_of",
     "tracy_widom_margin",
     "tw1_cdf",
     "tw1_quantile",
+    "ww_metrics",
 ]

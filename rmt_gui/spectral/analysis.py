@@ -1,12 +1,18 @@
-"""One layer's full spectral report: spectrum, BEMA fit and comparison ranks.
+"""One layer's full spectral report: spectrum, BEMA fit, comparison ranks, WeightWatcher metrics.
 
 Values follow docs/method.md §1: eigenvalues ``s**2 / n`` with ``n = max(out, in)``; ``sv_max`` and
-``sv_threshold`` are on the singular-value scale of the ``(out, in)`` weight.
+``sv_threshold`` are on the singular-value scale of the ``(out, in)`` weight. The WeightWatcher
+metrics use its own scale, ``s**2`` (see :mod:`rmt_gui.spectral.ww_metrics`).
+
+``good_fit`` measures the bulk only: the largest CDF gap of the fitted MP law over the middle
+``[alpha, 1 - alpha]`` of the eigenvalues (docs/method.md §3), blind to the tail. ``heavy_tail``
+says when the power-law exponent of the tail shows the MP curve misses it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from rmt_gui.spectral.bema import DEFAULT_ALPHA, DEFAULT_BETA, BemaResult, Variant, bema_fit
 from rmt_gui.spectral.estimators import gavish_donoho_rank
 from rmt_gui.spectral.spectrum import MIN_TOP_EIGENVALUE, Spectrum, spectrum_of
+from rmt_gui.spectral.ww_metrics import WWMetrics, ww_metrics
 
 
 @dataclass(frozen=True)
@@ -27,8 +34,16 @@ class LayerAnalysis:
     rank_gavish_donoho: int
     params: int
 
+    @cached_property
+    def ww(self) -> WWMetrics:
+        """WeightWatcher's metrics of the spectrum, computed on first use."""
+        return ww_metrics(self.spectrum)
+
     def to_json(self) -> dict[str, Any]:
-        """The per-layer record of ``rmt-gui analyze --json``; ``note`` only for degenerate fits."""
+        """The per-layer record of ``rmt-gui analyze --json``; ``note`` only for degenerate fits.
+
+        The WeightWatcher metrics follow the fit's fields under their WeightWatcher names.
+        """
         fit = self.fit
         record = {
             "name": self.name,
@@ -42,6 +57,7 @@ class LayerAnalysis:
             "fit_error": fit.fit_error,
             "good_fit": fit.good_fit,
             "rank_gavish_donoho": self.rank_gavish_donoho,
+            **self.ww.to_json(),
         }
         return {**record, "note": fit.note} if fit.note else record
 
@@ -91,7 +107,7 @@ def top_singular_values(stack: NDArray[np.floating]) -> NDArray[np.float64]:
     """
     w = np.asarray(stack, dtype=np.float64)
     n = max(w.shape[1:])
-    finite = np.isfinite(w).all(axis=(1, 2))
+    finite = np.asarray(np.isfinite(w).all(axis=(1, 2)))  # an array: numpy's stub allows a scalar
     w = np.where(finite[:, None, None], w, 0.0)
     exponent = np.frexp(np.abs(w).max(axis=(1, 2)))[1]
     unit = np.ldexp(w, -exponent[:, None, None])

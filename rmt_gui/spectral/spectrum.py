@@ -120,7 +120,7 @@ class Spectrum:
         return self.singular_values * (self.singular_values / self.n)
 
 
-def _unit_scaled(matrix: NDArray) -> tuple[NDArray[np.float64], int]:
+def unit_scaled(matrix: NDArray) -> tuple[NDArray[np.float64], int]:
     """``(2**-e * matrix in float64, e)`` with ``e`` the binary exponent of ``max |matrix|``.
 
     Entries of the result lie in ``(-1, 1)``. Integers are widened to float64 first (``abs`` of
@@ -141,18 +141,18 @@ def gram_eigenvalues(matrix: NDArray) -> tuple[NDArray[np.float64], int]:
     range. Values below the rounding floor ``p * eps * max(mu)`` are set to exactly zero, so a
     rank-deficient matrix shows its zeros as zeros.
     """
-    w, exponent = _unit_scaled(np.asarray(matrix))
+    w, exponent = unit_scaled(np.asarray(matrix))
     gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
     values = np.linalg.eigvalsh(gram)
     floor = gram.shape[0] * _FLOAT64.eps * max(float(values[-1]), 0.0)
     return np.where(values > floor, values, 0.0), exponent
 
 
-def spectrum_of(matrix: ArrayLike) -> Spectrum:
-    """Singular values of a real 2-D ``matrix`` by the scaled Gram route (values, no vectors).
+def check_matrix(matrix: ArrayLike) -> NDArray:
+    """``matrix`` as an array when it is a non-empty, real, finite 2-D matrix, else ``ValueError``.
 
-    ``ValueError`` for a non-numeric or empty array, NaN or infinite weights, and weights whose
-    eigenvalues ``s**2 / n`` fall outside float64's range (see the module notes).
+    The one check every spectrum route (this module's and the torch routes of ``rmt_gui.model``)
+    runs first, so they refuse the same inputs with the same messages.
     """
     w = np.asarray(matrix)
     if w.ndim != 2:
@@ -162,6 +162,16 @@ def spectrum_of(matrix: ArrayLike) -> Spectrum:
     if w.dtype.kind not in "iuf":
         raise ValueError(f"expected a real numeric matrix, got dtype {w.dtype}")
     check_finite(w, "weights")
+    return w
+
+
+def spectrum_of(matrix: ArrayLike) -> Spectrum:
+    """Singular values of a real 2-D ``matrix`` by the scaled Gram route (values, no vectors).
+
+    ``ValueError`` for a non-numeric or empty array, NaN or infinite weights, and weights whose
+    eigenvalues ``s**2 / n`` fall outside float64's range (see the module notes).
+    """
+    w = check_matrix(matrix)
     mu, exponent = gram_eigenvalues(w)
     with np.errstate(over="ignore"):
         s = np.ldexp(np.sqrt(mu), exponent)

@@ -181,12 +181,19 @@ class Document:
             self.focus_changed.emit(name)
 
     def post_status(self, text: str, error: bool = False) -> None:
-        """Record this document's latest message for the status bar."""
+        """Record this document's latest message for the status bar (``""``: none); the
+        window lets an information line expire (:attr:`Status.lifetime`)."""
         self.status = Status(text, error)
         self.status_changed.emit(self.status)
 
     def set_busy(self, text: str = "", done: int = 0, total: int = 0) -> None:
-        """Record the progress of this document's background work (``""``: none)."""
+        """Record the progress of this document's background work (``""``: none).
+
+        Starting work is the user's next action: it clears an error line, which would
+        otherwise come back, stale, once the work ends.
+        """
+        if text and self.status.error:
+            self.status = Status("")
         self.busy = Busy(text, done, total)
         self.busy_changed.emit(self.busy)
 
@@ -237,7 +244,8 @@ class Document:
     def sweep(self, model: nn.Module | None = None, layer: str | None = None) -> Sweep | None:
         """The sweep of ``layer`` (default: the focus) in ``model`` (default: current)."""
         found = self._sweeps.get(self.model if model is None else model, {})
-        return found.get(self.focus if layer is None else layer)
+        key = self.focus if layer is None else layer
+        return None if key is None else found.get(key)
 
     def begin_sweep(self, model: nn.Module, layer: str, n_signal: int, total: int) -> None:
         """A sweep of ``layer`` in ``model`` started; it replaces any earlier one."""

@@ -37,12 +37,23 @@ class EvaluationSet:
     evaluation: Any
 
 
+INFO_SECONDS = 8.0
+"""How long an information line stays in the status bar once shown (errors stay until the
+owner's next action replaces them)."""
+
+
 @dataclass(frozen=True)
 class Status:
     """One line for the status bar; ``error`` lines are shown in red."""
 
     text: str
     error: bool = False
+
+    @property
+    def lifetime(self) -> float | None:
+        """Seconds the line stays once shown: :data:`INFO_SECONDS`, ``None`` for errors and
+        the empty line (they stay until replaced)."""
+        return INFO_SECONDS if self.text and not self.error else None
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,15 @@
-"""What a pruning preview really changes, layer by layer, against the current ranks.
+"""What a pruning preview changes, layer by layer, in the words its table and summary share.
 
-A rule may ask for more singular values than a layer still has (BEMA on a layer truncated
-earlier asks for 250 of its 245); keeping them all changes nothing. The rows here cap the kept
-rank at the current one, and count a layer as changed only when its rank drops or it is split
-into two factors, so the summary and the Apply button agree with what applying does.
+The planner (:func:`rmt_gui.model.pruning.plan_layer`) is the one source of the numbers: it
+caps the kept rank at the layer's current one (BEMA on a layer truncated earlier may ask for 250
+of its 245 values) and splits a layer only when it also drops values. A row is ``changed``
+exactly when its rank goes down, so the summary, the notes and the Apply button agree with what
+applying does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,21 +18,24 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PreviewRow:
-    """One layer of a preview: its plan with the kept rank capped, and whether it changes."""
+    """One layer of a preview: its plan, and how the table and summary describe it."""
 
     plan: LayerPlan
-    rank_before: int
+
+    @property
+    def rank_before(self) -> int:
+        """The layer's numerical rank now."""
+        return self.plan.rank_before
 
     @property
     def rank_after(self) -> int:
-        """The rank the layer keeps once the preview is applied."""
+        """The rank the layer keeps once the preview is applied (never above ``rank_before``)."""
         return self.plan.rank
 
     @property
     def changed(self) -> bool:
-        """Whether applying alters this layer (a lower rank, or a split into two factors)."""
-        plan = self.plan
-        return not plan.skipped and (plan.rank < self.rank_before or plan.factorize)
+        """Whether applying alters this layer (its rank drops, maybe split into two factors)."""
+        return not self.plan.skipped and self.rank_after < self.rank_before
 
     @property
     def note(self) -> str:
@@ -45,35 +49,20 @@ class PreviewRow:
         return ", ".join(filter(None, parts))
 
 
-def _capped(plan: LayerPlan, rank: int) -> LayerPlan:
-    """``plan`` keeping at most ``rank`` values; a split that no longer saves is dropped."""
-    if plan.rank <= rank:
-        return plan
-    out_dim, in_dim = plan.shape
-    bias = plan.params_before - out_dim * in_dim
-    split_params = rank * (out_dim + in_dim) + bias
-    factorize = plan.factorize and split_params < plan.params_before
-    after = split_params if factorize else plan.params_before
-    return replace(plan, rank=rank, factorize=factorize, params_after=after)
-
-
-def preview_rows(plans: tuple[LayerPlan, ...], ranks: dict[str, int]) -> tuple[PreviewRow, ...]:
-    """A row per plan, capped at the layer's current rank (``ranks``; else its smaller side)."""
-    rows = []
-    for plan in plans:
-        current = ranks.get(plan.layer, min(plan.shape))
-        rows.append(PreviewRow(_capped(plan, current), current))
-    return tuple(rows)
+def preview_rows(plans: tuple[LayerPlan, ...]) -> tuple[PreviewRow, ...]:
+    """A row per plan, in the plans' order."""
+    return tuple(PreviewRow(plan) for plan in plans)
 
 
 @dataclass(frozen=True)
 class PreviewSummary:
-    """Totals of a preview: parameters before and after, and how many layers change."""
+    """Totals of a preview: parameters before and after, how many layers change (and split)."""
 
     params_before: int
     params_after: int
     changed: int
     layers: int
+    factorised: int
 
     @property
     def share(self) -> float:
@@ -85,9 +74,10 @@ def summarize(rows: tuple[PreviewRow, ...], params_before: int) -> PreviewSummar
     """The model's parameters once the changed rows are applied, and the counts."""
     changed = [row for row in rows if row.changed]
     saved = sum(row.plan.params_before - row.plan.params_after for row in changed)
-    return PreviewSummary(params_before, params_before - saved, len(changed), len(rows))
+    split = sum(row.plan.factorize for row in changed)
+    return PreviewSummary(params_before, params_before - saved, len(changed), len(rows), split)
 
 
 def plans_to_apply(rows: tuple[PreviewRow, ...]) -> tuple[LayerPlan, ...]:
-    """The capped plans of the layers that change (applying the others would be a no-op)."""
+    """The plans of the layers that change (applying the others would be a no-op)."""
     return tuple(row.plan for row in rows if row.changed)

@@ -1,6 +1,7 @@
 """The app's saved options as frozen dataclasses: defaults, valid values, versions, migration.
 
-One JSON document holds every group: ``{"version": 1, "view": {...}, "train": {...}}``.
+One JSON document holds every group: ``{"version": 1, "view": {...}, "train": {...},
+"files": {...}}``.
 Reading never fails and never resets more than it must: unknown keys are ignored, and a value
 of the wrong type (or outside a :func:`~rmt_gui.state.bounds.bounded` field's range) keeps that
 field's default, so a hand-edited or older file costs at most the fields it got wrong. A
@@ -17,10 +18,14 @@ import math
 from collections.abc import Callable
 from dataclasses import Field, asdict, dataclass, field, fields, is_dataclass, replace
 from functools import cache
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from rmt_gui.state.bounds import bounds_of
 from rmt_gui.state.plot_data import PlotOptions
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+    from typing_extensions import TypeIs
 
 SETTINGS_VERSION = 1
 SNAPSHOTS_PER_SECOND = 5
@@ -111,6 +116,14 @@ class TrainSettings:
         )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class FileSettings:
+    """Where save dialogs (export, report, plot image) open: the folder last chosen in one
+    (``""``: none yet)."""
+
+    save_folder: str = ""
+
+
 def _from_version_0(doc: dict[str, Any]) -> dict[str, Any]:
     """Version 0 called the Train tab's pruning switch ``prune``; it is ``pruning`` now."""
     train = doc.get("train")
@@ -120,7 +133,7 @@ def _from_version_0(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _from_version_0}
-SECTIONS: dict[str, type] = {"view": ViewSettings, "train": TrainSettings}
+SECTIONS: dict[str, type] = {"view": ViewSettings, "train": TrainSettings, "files": FileSettings}
 
 
 def migrate(raw: object) -> dict[str, Any]:
@@ -140,7 +153,7 @@ def migrate(raw: object) -> dict[str, Any]:
 def read(cls: type[T], raw: object, defaults: T) -> T:
     """``defaults`` with each field of ``raw`` (a JSON object) that has the right type and range."""
     changes = {
-        name: read(kind, value, getattr(defaults, name)) if is_dataclass(kind) else value
+        name: read(kind, value, getattr(defaults, name)) if _is_section(kind) else value
         for name, kind, value in _valid_items(cls, raw)
     }
     return replace(defaults, **changes)  # type: ignore[type-var]
@@ -149,9 +162,14 @@ def read(cls: type[T], raw: object, defaults: T) -> T:
 def clean(cls: type, raw: object) -> dict[str, Any]:
     """The fields of ``raw`` that :func:`read` would take (unknown keys, wrong values left out)."""
     return {
-        name: clean(kind, value) if is_dataclass(kind) else value
+        name: clean(kind, value) if _is_section(kind) else value
         for name, kind, value in _valid_items(cls, raw)
     }
+
+
+def _is_section(kind: object) -> TypeIs[type[DataclassInstance]]:
+    """Whether a field's type ``kind`` is a nested settings dataclass (not an instance of one)."""
+    return isinstance(kind, type) and is_dataclass(kind)
 
 
 @cache

@@ -87,7 +87,7 @@ def layers_after(layers: list[LayerShape], cut: PruneEvent) -> list[LayerShape]:
             result.append(layer)
             continue
         pairs = zip(record.new_layers, record.shapes_after, strict=True)
-        result.extend(LayerShape(name, tuple(shape)) for name, shape in pairs)
+        result.extend(LayerShape(name, shape) for name, shape in pairs)
     return result
 
 
@@ -179,9 +179,12 @@ class RunState:
         return self.elapsed / self.step * max(self.total_steps - self.step, 0)
 
     def progress_text(self) -> str:
-        """The progress bar's text: steps done and the time left."""
+        """The progress bar's text: steps done and the time left (``paused`` while paused:
+        the time left is unknown until the user resumes)."""
         eta = self.eta()
         tail = f" · ETA {duration_text(eta)}" if eta is not None else ""
+        if self.status in ("pausing", "paused"):
+            tail = " · paused"
         return f"{self.label}: step {self.step:,}/{self.total_steps:,}{tail}"
 
     def state_text(self) -> str:
@@ -197,8 +200,17 @@ class RunState:
         epoch = self.step / self.steps_per_epoch
         return (
             f"{head} · epoch {epoch:.2f} of {self.started.config.epochs} · "
-            f"{duration_text(self.elapsed)} elapsed"
+            f"{duration_text(self.elapsed)} elapsed{self._saved_text()}"
         )
+
+    def _saved_text(self) -> str:
+        """`` · test accuracy 97.12% (final.pt)`` once the run has ended with a tested model:
+        the accuracy of the model it saved, a stopped run's included."""
+        ended = self.ended
+        if ended is None or ended.test_accuracy is None:
+            return ""
+        saved = Path(ended.model_path).name if ended.model_path else "not saved"
+        return f" · test accuracy {100 * ended.test_accuracy:.2f}% ({saved})"
 
     def describe(self, event: RunStarted | RunEnded) -> str:
         """A log line for the start or the end of the run."""

@@ -14,10 +14,11 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from rmt_gui.state.save_folder import RESOURCES
 from rmt_gui.ui.settings import AppSettings, user_settings
 from rmt_gui.ui.single_instance import InstanceServer, hand_over, server_name
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "resources" / "default_model.pt"
+DEFAULT_MODEL = RESOURCES / "default_model.pt"
 
 
 def default_model() -> Path | None:
@@ -27,8 +28,9 @@ def default_model() -> Path | None:
 
 def application() -> QApplication:
     """The process's QApplication with the app's names and style; garbage is collected on
-    the UI thread only (:class:`UiCollector`). Widget modules load only now (see :func:`main`)."""
-    from rmt_gui.ui import theme
+    the UI thread only (:class:`UiCollector`); the wheel changes only focused settings
+    (:mod:`rmt_gui.ui.wheel_guard`). Widget modules load only now (see :func:`main`)."""
+    from rmt_gui.ui import theme, wheel_guard
     from rmt_gui.ui.collector import UiCollector
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "rmt-gui"])
@@ -38,6 +40,7 @@ def application() -> QApplication:
     theme.configure_pyqtgraph()
     if app.findChild(UiCollector) is None:
         UiCollector(app)
+    wheel_guard.install(app)
     return app
 
 

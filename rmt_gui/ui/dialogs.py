@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import html
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -23,11 +24,13 @@ EXPORT_FILTERS = {
     "safetensors (*.safetensors)": ("safetensors", ".safetensors"),
     "TorchScript, runs without this app (*.ts)": ("torchscript", ".ts"),
 }
+SHOWN_CALLS = 8
 OPEN_FILTER = (
     "Model files (*.pt *.pth *.ckpt *.bin *.safetensors *.ts *.jit *.npy *.npz);;All files (*)"
 )
 TRUST_TEXT = (
     "<p><b>{name}</b> contains a pickled Python object, not just weights.</p>"
+    "{calls}"
     "<p>Loading it runs code stored in the file. A malicious file can do anything your user "
     "account can: read or delete files, install software, send data away.</p>"
     "<p>Only continue if you made this file or trust where it came from.</p>"
@@ -42,13 +45,26 @@ def show_error(parent: QWidget, title: str, text: str) -> QMessageBox:
     return box
 
 
-def ask_trust(parent: QWidget, path: Path, on_trust: Callable[[], None]) -> QMessageBox:
-    """Explain the risk of unpickling ``path``; ``on_trust`` runs only if the user agrees."""
+def calls_text(names: Sequence[str]) -> str:
+    """The globals a pickle would import and call, as a short HTML list (empty: none known)."""
+    if not names:
+        return "<p>What it would import could not be read without running it.</p>"
+    shown = "".join(f"<li><code>{html.escape(name)}</code></li>" for name in names[:SHOWN_CALLS])
+    more = len(names) - SHOWN_CALLS
+    extra = f"<li>and {more} more</li>" if more > 0 else ""
+    return f"<p>Loading it would import and call:</p><ul>{shown}{extra}</ul>"
+
+
+def ask_trust(
+    parent: QWidget, path: Path, on_trust: Callable[[], None], names: Sequence[str] = ()
+) -> QMessageBox:
+    """Explain the risk of unpickling ``path``, naming the ``names`` it would import and call;
+    ``on_trust`` runs only if the user agrees (the file is then unpickled in a worker)."""
     box = QMessageBox(parent)
     box.setObjectName("trustBox")
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("Run code from this file?")
-    box.setText(TRUST_TEXT.format(name=path.name))
+    box.setText(TRUST_TEXT.format(name=html.escape(path.name), calls=calls_text(names)))
     box.setInformativeText(str(path))
     trust = box.addButton("Open and run its code", QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)

@@ -1,24 +1,62 @@
 """Evaluation, rank sweeps, exports and plot images of one document, run as jobs.
 
-Results reach the UI thread and go into the document (evaluations, sweep points, the saved
-mark, status lines); the views subscribed to it redraw themselves.
+Evaluation, sweeps and export run in worker processes of the tab (one per kind, kept warm
+while the tab is open), the model sent as data (:mod:`rmt_gui.jobs.model_transfer`): a crash
+there fails that job only. Results reach the UI thread and go into the document (evaluations,
+sweep points, the saved mark, status lines); the views subscribed to it redraw themselves.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog
 
+from rmt_gui.jobs.process_worker import JobSpec
+from rmt_gui.state.file_labels import format_name
+from rmt_gui.state.save_folder import suggested_path
 from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.dialogs import ask_export_path, show_error
 from rmt_gui.ui.spectrum_view import save_plot_dialog
 
 if TYPE_CHECKING:
+    from torch import nn
+
+    from rmt_gui.jobs.evaluation import EvalProgress
     from rmt_gui.ui.document_view import DocumentView
     from rmt_gui.ui.report_html import HtmlReportWriter
+
+
+def model_spec(job: str, model: nn.Module, *args: Any) -> JobSpec:
+    """A worker job ``module:function`` of ``rmt_gui.jobs`` run on ``model`` sent as data."""
+    from rmt_gui.jobs.model_transfer import model_to_data
+
+    module, function = job.split(":")
+    return JobSpec("rmt_gui.jobs.model_transfer", "model_job",
+                   (f"rmt_gui.jobs.{module}", function, model_to_data(model), *args))  # fmt: skip
+
+
+class EvalClock:
+    """Wall time of one evaluation as the user waits for it: from the click to the result,
+    and how much of it went to starting the worker and loading the test images."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.loaded: float | None = None
+
+    def progress(self, progress: EvalProgress) -> None:
+        """Note when the first image count arrives (the data is loaded by then)."""
+        if progress.phase == "evaluating" and self.loaded is None:
+            self.loaded = time.perf_counter()
+
+    def summary(self) -> str:
+        """``6.10 s, of which 5.20 s starting and loading the data``."""
+        total = time.perf_counter() - self.start
+        waited = (self.loaded or self.start) - self.start
+        return f"{total:.2f} s, of which {waited:.2f} s starting and loading the data"
 
 
 class DocumentTasks(QObject):
@@ -50,21 +88,26 @@ class DocumentTasks(QObject):
             self.data.ensure(self.view, self._evaluate_in)
 
     def _evaluate_in(self, root: Path) -> None:
-        from rmt_gui.jobs.evaluation import EvalProgress, evaluate_job
+        from rmt_gui.jobs.evaluation import EvalProgress
 
         view = self.view
         doc = view.document
         step = doc.history.current
         count = view.history.count.value()
+        clock = EvalClock()
 
         def item(result) -> None:
             if isinstance(result, EvalProgress):
-                view.history.set_progress(result.done, result.total)
+                clock.progress(result)
+                if result.phase == "loading":
+                    view.history.set_phase("loading the MNIST test images…")
+                else:
+                    view.history.set_progress(result.done, result.total)
                 return
             view.history.set_progress(0, 0)
             doc.post_status(
                 f"{step.description}: accuracy {100 * result.accuracy:.2f}%, loss "
-                f"{result.loss:.4f} on {result.count:,} test images ({result.seconds:.2f} s)"
+                f"{result.loss:.4f} on {result.count:,} test images ({clock.summary()})"
             )
             doc.set_evaluation(step.model, result)
 
@@ -73,10 +116,14 @@ class DocumentTasks(QObject):
             view.history.set_note(message)
             doc.post_status(f"{doc.name}: evaluation failed: {message}", True)
 
-        view.history.set_progress(0, count)
-        self.runner.start(
-            "evaluate", lambda token: evaluate_job(step.model, root, count, token),
-            on_item=item, on_error=failed, on_cancel=lambda: view.history.set_progress(0, 0),
+        def cancelled() -> None:
+            view.history.set_progress(0, 0)
+            doc.post_status(f"{step.description}: evaluation cancelled")
+
+        view.history.set_phase("starting the evaluation…")
+        self.runner.start_process(
+            "evaluate", model_spec("evaluation:evaluate_job", step.model, str(root), count),
+            on_item=item, on_error=failed, on_cancel=cancelled,
         )  # fmt: skip
 
     def sweep(self) -> None:
@@ -91,7 +138,7 @@ class DocumentTasks(QObject):
             self.data.ensure(view, lambda root: self._sweep_in(root, report))
 
     def _sweep_in(self, root: Path, report) -> None:
-        from rmt_gui.jobs.sweep import rank_sweep, sweep_ranks
+        from rmt_gui.jobs.sweep import sweep_ranks
 
         view = self.view
         doc, layer = view.document, report.name
@@ -101,8 +148,8 @@ class DocumentTasks(QObject):
         ranks = sweep_ranks(fit.p, view.sweep.points.value(), marks, view.sweep.spacing)
         count = view.history.count.value()
         doc.begin_sweep(model, layer, fit.n_signal, len(ranks))
-        self.runner.start(
-            "sweep", lambda token: rank_sweep(model, layer, ranks, root, count, token),
+        self.runner.start_process(
+            "sweep", model_spec("sweep:rank_sweep", model, layer, ranks, str(root), count),
             on_item=lambda point: doc.add_sweep_point(model, layer, point.rank, point.accuracy),
             on_error=lambda message: doc.end_sweep(model, layer, f"Sweep failed: {message}"),
             on_cancel=lambda: doc.end_sweep(
@@ -112,18 +159,18 @@ class DocumentTasks(QObject):
 
     def export_model(self) -> None:
         """Ask for a target and format, then write the current state in the background."""
-        from rmt_gui.jobs.export_job import export_job
         from rmt_gui.model.export import default_format, weights_only_warning
 
         view = self.view
         doc = view.document
         if doc is None:
             return
-        suggested = doc.path.with_name(f"{doc.path.stem}-pruned.pt")
+        suggested = self._suggested(f"{doc.path.stem}-pruned.pt")
         choice = ask_export_path(view, suggested, default_format(doc.model, suggested))
         if choice is None:
             return
         path, fmt = choice
+        self._chosen(path)
         model = doc.model
         warning = weights_only_warning(model, path, fmt)
         steps = doc.history.steps[: doc.history.cursor + 1]
@@ -136,7 +183,7 @@ class DocumentTasks(QObject):
         def done(written: Path) -> None:
             doc.set_busy("")
             note = f" (warning: {warning})" if warning else ""
-            doc.post_status(f"Exported {fmt} to {written}{note}", warning is not None)
+            doc.post_status(f"Exported {format_name(fmt)} to {written}{note}", warning is not None)
             doc.mark_saved(model)
 
         def failed(message: str) -> None:
@@ -145,8 +192,8 @@ class DocumentTasks(QObject):
             show_error(view, "Export failed", message)
 
         doc.set_busy(f"Exporting to {path.name}…")
-        self.runner.start(
-            "export", lambda token: export_job(model, path, fmt, history, metadata, token),
+        self.runner.start_process(
+            "export", model_spec("export_job:export_job", model, path, fmt, history, metadata),
             on_item=done, on_error=failed, on_cancel=lambda: doc.set_busy(""),
         )  # fmt: skip
 
@@ -160,12 +207,13 @@ class DocumentTasks(QObject):
             view.post_status("The report needs every layer analysed first.", True)
             return
         if base is None:
-            suggested = str(doc.path.with_name(f"{doc.path.stem}-report.html"))
+            suggested = str(self._suggested(f"{doc.path.stem}-report.html"))
             chosen, _ = QFileDialog.getSaveFileName(view, "Export report", suggested,
                                                     "HTML report (*.html)")  # fmt: skip
             if not chosen:
                 return
             base = Path(chosen)
+            self._chosen(base)
         writer = HtmlReportWriter(doc, base, view.plot_options)
         writer.progress.connect(lambda done, total: doc.set_busy("Rendering report…", done, total))
         writer.finished.connect(self._report_written)
@@ -181,6 +229,14 @@ class DocumentTasks(QObject):
         """Save the spectrum plot as PNG or SVG."""
         view = self.view
         name = (view.current_layer() or "spectrum").replace(".", "_")
-        outcome = save_plot_dialog(view.spectrum, view.path.with_name(f"{name}.png"))
+        outcome = save_plot_dialog(view.spectrum, self._suggested(f"{view.path.stem}-{name}.png"))
         if outcome is not None:
             view.post_status(*outcome)
+
+    def _suggested(self, name: str) -> Path:
+        """``name`` in the folder the user last saved to (never inside the installation)."""
+        return suggested_path(self.data.settings.save_folder(), self.view.path, name)
+
+    def _chosen(self, path: Path) -> None:
+        """The user picked ``path`` in a save dialog: the next one opens in its folder."""
+        self.data.settings.set_save_folder(path.parent)

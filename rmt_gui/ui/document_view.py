@@ -1,20 +1,29 @@
 """One open model file: layer table, spectrum views, prune panel and history.
 
-Opening, analysis, previews and pruning run as jobs (see :mod:`rmt_gui.ui.workers`); their
-results, posted to the UI thread, go into the :class:`~rmt_gui.state.document.Document`, whose
-events every part of the view subscribes to (the history panel and sweep view on their own).
+Opening and the first analysis run in a worker process (one per opening tab, borrowed from the
+app's pool; ``rmt_gui.jobs.analysis_job.open_job``): the file is read, unpickled if trusted, and
+analysed there, and the model comes back as data, rebuilt here. A worker that fails, crashes,
+is killed or runs out of memory leaves this tab with a one-line error naming the file; other
+tabs never notice. Previews, pruning and the analysis of pruned states (small work on models
+already here) run in threads (see :mod:`rmt_gui.ui.workers`). Results go into the
+:class:`~rmt_gui.state.document.Document`, whose events every part of the view subscribes to.
 Evaluation, sweeps and export live in :class:`rmt_gui.ui.document_tasks.DocumentTasks`.
 """
 
 from __future__ import annotations
 
+import html
+import weakref
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from rmt_gui.errors import RmtGuiError
+from rmt_gui.jobs.process_worker import JobSpec
 from rmt_gui.state.document import Document, successor_layer
 from rmt_gui.state.events import ReportAdded
+from rmt_gui.state.file_labels import file_description
 from rmt_gui.state.plot_data import PlotOptions
 from rmt_gui.state.preview import PreviewRow, plans_to_apply, preview_rows
 from rmt_gui.state.settings_schema import ViewSettings
@@ -23,15 +32,23 @@ from rmt_gui.ui import theme
 from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.document_tasks import DocumentTasks
 from rmt_gui.ui.history_panel import HistoryPanel
+from rmt_gui.ui.layer_filter_bar import LayerFilterBar
 from rmt_gui.ui.layer_table import LayerTable
+from rmt_gui.ui.metric_heatmap import MetricHeatmap
 from rmt_gui.ui.multiples_view import MultiplesView
 from rmt_gui.ui.prune_panel import PrunePanel
 from rmt_gui.ui.spectrum_view import SpectrumView
 from rmt_gui.ui.sweep_view import SweepView
-from rmt_gui.ui.workers import Runner
+from rmt_gui.ui.workers import Runner, preload
 
 PREVIEW_DELAY_MS = 150
 BEFORE = "before pruning (as opened)"
+OPEN_JOB = ("rmt_gui.jobs.analysis_job", "open_job")
+
+
+def failure_line(path: Path, message: str) -> str:
+    """One line naming the file and what happened (worker deaths do not name it themselves)."""
+    return message if path.name in message else f"{path.name}: {message}"
 
 
 class DocumentView(QWidget):
@@ -40,7 +57,7 @@ class DocumentView(QWidget):
     opening = Signal(str)
     opened = Signal(Path)
     openFailed = Signal(Path, str)
-    trustNeeded = Signal(Path)
+    trustNeeded = Signal(object)
 
     def __init__(
         self,
@@ -54,10 +71,11 @@ class DocumentView(QWidget):
         super().__init__(parent)
         self.path, self.trust, self.workspace = Path(path), trust, workspace
         self.document: Document | None = None
+        self.failure = ""
+        self._seeded: weakref.WeakSet = weakref.WeakSet()
         self.preview = None
         self.preview_rows: tuple[PreviewRow, ...] = ()
-        self.runner = Runner(self)
-        self.plot_options = options.plot
+        self.runner, self.plot_options = Runner(self), options.plot
         self.header = QLabel(f"Opening <b>{self.path.name}</b>…")
         self.banner = QLabel("")
         self.banner.setWordWrap(True)
@@ -65,9 +83,17 @@ class DocumentView(QWidget):
             f"background: {theme.WARNING_BG}; border: 1px solid #e0c060; padding: 4px;"
         )
         self.banner.hide()
+        self.error = QLabel("")
+        self.error.setObjectName("openError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(
+            f"color: {theme.ERROR_TEXT}; border: 1px solid {theme.ERROR_TEXT}; padding: 4px;"
+        )
+        self.error.hide()
         self.table = LayerTable()
         self.history = HistoryPanel(options.eval_count)
         self.spectrum = SpectrumView(self.plot_options)
+        self.spectrum.source = self.path.name
         self.multiples = MultiplesView(self.plot_options)
         self.sweep = SweepView(options.sweep_points, options.sweep_log)
         self.prune = PrunePanel(options.prune)
@@ -76,7 +102,7 @@ class DocumentView(QWidget):
         self.views.addTab(self.multiples, "All layers")
         self.views.addTab(self.sweep, "Rank sweep")
         self.left = QSplitter(Qt.Orientation.Vertical)
-        self.left.addWidget(self.table)
+        self.left.addWidget(self._layer_overviews())
         self.left.addWidget(self.history)
         self.left.setSizes([420, 260])
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -87,8 +113,10 @@ class DocumentView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.header)
+        layout.addWidget(self.error)
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
+        layout.addStretch()
         self.tasks = DocumentTasks(self, data)
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
@@ -96,10 +124,24 @@ class DocumentView(QWidget):
         self._preview_timer.timeout.connect(self.request_preview)
         self._connect()
 
+    def _layer_overviews(self) -> QWidget:
+        """The filter bar above the table (returned, for the left column) and the heat-map
+        tab beside "All layers"."""
+        self.filter_bar = LayerFilterBar(self.table)
+        self.heatmap = MetricHeatmap()
+        self.views.insertTab(2, self.heatmap, "Heat map")
+        layers = QWidget()
+        column = QVBoxLayout(layers)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.filter_bar)
+        column.addWidget(self.table, 1)
+        return layers
+
     def _connect(self) -> None:
         self.table.currentLayerChanged.connect(self.show_layer)
         self.table.layersSelected.connect(self._selection_changed)
         self.multiples.layerClicked.connect(self.table.select_layer)
+        self.heatmap.layerClicked.connect(self.table.select_layer)
         self.spectrum.optionsChanged.connect(self._plot_options_changed)
         self.spectrum.overlayChanged.connect(lambda _i: self.show_layer(self.current_layer()))
         self.spectrum.rankChosen.connect(self.prune.use_rank)
@@ -119,20 +161,43 @@ class DocumentView(QWidget):
     # -- opening and analysis ---------------------------------------------------------------
 
     def start(self) -> None:
-        """Open the file and analyse it in the background."""
-        path, trust = self.path, self.trust
+        """Open the file and analyse it in a worker process (given back once the analysis is done).
 
-        def work(token):
-            from rmt_gui.jobs.analysis_job import open_and_analyze
-
-            return open_and_analyze(path, trust, token)
-
-        self.opening.emit(f"Opening {path.name}…")
-        self.runner.start(
-            "open", work, on_item=self._open_item, on_done=self._analysis_done,
-            on_error=lambda message: self.openFailed.emit(self.path, message),
-            on_cancel=lambda: self.set_busy(""),
+        A tab whose file failed to open starts over (the file may have been fixed).
+        """
+        if self.document is not None:
+            return
+        preload(OPEN_JOB[0])
+        self._show_failure("")
+        self.header.setText(f"Opening <b>{self.path.name}</b>…")
+        self.opening.emit(f"Opening {self.path.name}…")
+        self.runner.start_process(
+            "open", JobSpec(*OPEN_JOB, (str(self.path), self.trust)),
+            on_item=self._open_item, on_done=self._analysis_done, on_error=self.fail,
+            on_cancel=lambda: self.set_busy(""), reuse=not self.trust,
         )  # fmt: skip
+
+    def open_trusted(self) -> None:
+        """Open the file again, now allowed to unpickle it (in the worker only)."""
+        self.trust = True
+        self.start()
+
+    def fail(self, message: str) -> None:
+        """Show why the file could not be opened (or its analysis stopped) in this tab."""
+        line = failure_line(self.path, message)
+        self.set_busy("")
+        if self.document is None:
+            self.header.setText(f"Cannot open <b>{self.path.name}</b>")
+        self._show_failure(line)
+        self.openFailed.emit(self.path, line)
+
+    def _show_failure(self, line: str) -> None:
+        """The error line of this tab (``""``: none); a file that never opened shows only it."""
+        self.failure = line
+        self.error.setText(f"✖ {line}")
+        self.error.setToolTip(line)
+        self.error.setVisible(bool(line))
+        self.splitter.setVisible(not line or self.document is not None)
 
     def post_status(self, text: str, error: bool = False) -> None:
         """A message of this document for the status bar (shown while its tab is current)."""
@@ -147,13 +212,21 @@ class DocumentView(QWidget):
             self.opening.emit("")
 
     def _open_item(self, item) -> None:
-        from rmt_gui.jobs.analysis_job import NeedsTrust, Opened
+        from rmt_gui.jobs.analysis_job import NeedsTrust, OpenedData
 
         if isinstance(item, NeedsTrust):
-            self.trustNeeded.emit(item.path)
-        elif isinstance(item, Opened):
-            self._bind(Document(item))
-        else:
+            self.set_busy("")
+            self.header.setText(f"<b>{self.path.name}</b> holds a pickled object")
+            self.trustNeeded.emit(item)
+        elif isinstance(item, OpenedData):
+            try:
+                opened = item.rebuilt()
+            except RmtGuiError as exc:
+                self.runner.cancel("open")
+                self.fail(str(exc))
+                return
+            self._bind(Document(opened))
+        elif self.document is not None:
             self.document.add_report(self.document.original, item)
 
     def _bind(self, doc: Document) -> None:
@@ -177,6 +250,7 @@ class DocumentView(QWidget):
         analysis = doc.analysis()
         self.table.source.set_report(report)
         self.multiples.update_report(report.name, report)
+        self.heatmap.set_reports([info.name for info in analysis.layers], analysis.reports)
         done, total = len(analysis.reports), len(analysis.layers)
         self.set_busy(f"Analysing {doc.name}: {report.name}", done, total)
         if self.current_layer() is None:
@@ -227,6 +301,7 @@ class DocumentView(QWidget):
         for report in analysis.reports.values():
             self.table.source.set_report(report)
         self.multiples.set_reports(names, analysis.reports)
+        self.heatmap.set_reports(names, analysis.reports)
         target = keep if keep in names else successor_layer(keep, analysis.layers)
         if target:
             self.table.select_layer(target)
@@ -244,9 +319,9 @@ class DocumentView(QWidget):
 
         doc = self.document
         analysis = doc.analysis()
-        detail = f" ({doc.checkpoint.detail})" if doc.checkpoint.detail else ""
+        kind = file_description(doc.checkpoint.format, doc.checkpoint.detail)
         self.header.setText(
-            f"<b>{doc.name}</b> — {doc.checkpoint.format}{detail} · {len(analysis.layers)} "
+            f"<b>{doc.name}</b> — {html.escape(kind)} · {len(analysis.layers)} "
             f"layers · {parameter_count(doc.model):,} parameters"
             + (" · <i>modified</i>" if doc.dirty else "")
         )
@@ -295,6 +370,7 @@ class DocumentView(QWidget):
         report = doc.report(name)
         self.spectrum.show_report(report, self._overlay_report(name), self._kept_rank(name))
         self.multiples.select(name)
+        self.heatmap.select(name)
         doc.set_focus(name)
 
     def _kept_rank(self, name: str) -> int | None:
@@ -311,12 +387,14 @@ class DocumentView(QWidget):
     # -- pruning and history ----------------------------------------------------------------
 
     def target_layers(self) -> list[str]:
-        """Prunable layers in the prune panel's scope."""
+        """Prunable layers in the prune panel's scope; embeddings, heads and norms only when
+        selected (they are not pruned by default)."""
         doc = self.document
         wanted = set(self.table.selected_layers()) if self.prune.selected_only else None
         return [
-            r.name for r in doc.reports() if r.prunable and (wanted is None or r.name in wanted)
-        ]
+            r.name for r in doc.reports()
+            if r.prunable and (r.name in wanted if wanted is not None else r.info.prunable)
+        ]  # fmt: skip
 
     def request_preview(self) -> None:
         """Plan the panel's rule on the current state in the background."""
@@ -343,20 +421,29 @@ class DocumentView(QWidget):
             self.runner.cancel("preview")
             self.prune.clear_preview(f"Cannot preview: {exc}")
             return
+        known = self._unseeded_spectra(model)
         self.runner.start(
-            "preview", lambda token: preview_job(model, layers, rule, token),
+            "preview", lambda token: preview_job(model, layers, rule, token, known),
             on_item=self._preview_ready,
             on_error=lambda message: self.prune.clear_preview(f"Cannot preview: {message}"),
         )  # fmt: skip
         if self.prune.method == "rank":
             self.spectrum.set_manual_rank(self.prune.rank.value())
 
+    def _unseeded_spectra(self, model) -> dict:
+        """The spectra of ``model`` analysed in the worker, for this process's cache (once)."""
+        if model in self._seeded:
+            return {}
+        self._seeded.add(model)
+        reports = self.document.reports(model)
+        return {r.name: r.analysis.spectrum for r in reports if r.analysis is not None}
+
     def _preview_ready(self, preview) -> None:
         doc = self.document
         if preview.model is not doc.model:
             return
         self.preview = preview
-        self.preview_rows = preview_rows(preview.plans, {r.name: r.rank for r in doc.reports()})
+        self.preview_rows = preview_rows(preview.plans)
         self.prune.show_preview(preview, self.preview_rows)
         keep = {
             row.plan.layer: ("skip" if row.plan.skipped else str(row.rank_after),
@@ -419,14 +506,17 @@ class DocumentView(QWidget):
 
     def cancel_background(self) -> None:
         """Stop opening, analysis, pruning and export (the status bar's Cancel)."""
+        opening = self.document is None and self.runner.running("open")
         for kind in ("open", "analysis", "apply", "export"):
             self.runner.cancel(kind)
         self.set_busy("")
         self.post_status("Cancelled")
+        if opening:
+            self.fail("opening was cancelled")
 
     def shutdown(self) -> None:
-        """Cancel every job and leave the workspace (the tab or window is closing)."""
-        self.runner.cancel_all()
+        """Stop every job and worker process and leave the workspace (the tab is closing)."""
+        self.runner.close()
         self.workspace.document_added.disconnect(self._peers_changed)
         self.workspace.document_removed.disconnect(self._peers_changed)
         if self.document is not None:

@@ -182,14 +182,26 @@ class HistoryPanel(QWidget):
 
     def set_progress(self, done: int, total: int) -> None:
         """Show evaluation progress (``total == 0`` hides the bar)."""
-        running = total > 0
+        self._set_running(total > 0)
+        if total > 0:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            self.progress.setFormat(f"evaluating… {done:,} / {total:,} test images")
+
+    def set_phase(self, text: str) -> None:
+        """Name the step before the images are counted (``starting…``, ``loading MNIST…``) on
+        the empty bar, so a slow start never reads as a stalled ``0 / N`` (a busy bar would
+        hide the text)."""
+        self._set_running(True)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat(text)
+
+    def _set_running(self, running: bool) -> None:
+        """Show the bar and Cancel while an evaluation runs; Evaluate otherwise."""
         self.progress.setVisible(running)
         self.cancel_button.setEnabled(running)
         self.evaluate_button.setEnabled(not running)
-        if running:
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
-            self.progress.setFormat(f"evaluating… {done:,} / {total:,}")
 
     def set_note(self, text: str) -> None:
         """Show (or hide, with ``""``) a problem such as an architecture that cannot run."""

@@ -1,15 +1,19 @@
 """The main window: one tab per open file, menus and shortcuts, status bar, drag-and-drop.
 
 The window holds the :class:`~rmt_gui.state.workspace.Workspace` and subscribes to it and to
-each document: the status bar shows the current tab's document messages (and window-wide
-ones), the tab titles and menus follow each document's state.
+each document: the status bar shows the current tab's messages (a document's, the Train
+tab's, or window-wide ones where no file is open), an information line for
+:data:`~rmt_gui.state.events.INFO_SECONDS` once shown, an error until its owner's next action;
+the tab titles and menus follow each document's state. A file that cannot be opened
+keeps its tab, with the one-line reason there (never a dialog per file); files that hold a
+pickled object ask for trust one at a time, in the order they were opened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import astuple
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
@@ -22,23 +26,42 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QTabWidget,
     QToolButton,
+    QWidget,
 )
 
 from rmt_gui.state.document import Document
+from rmt_gui.state.events import Status
+from rmt_gui.state.replay import is_run_folder
 from rmt_gui.state.settings_schema import ViewSettings
+from rmt_gui.state.tab_titles import is_run_model, tab_title
 from rmt_gui.state.workspace import Workspace
 from rmt_gui.ui import dialogs, theme
+from rmt_gui.ui.compare_view import CompareView
 from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.document_view import DocumentView
 from rmt_gui.ui.empty_state import EmptyState
+from rmt_gui.ui.replay_view import ReplayView
 from rmt_gui.ui.settings import AppSettings
 from rmt_gui.ui.train_host import TrainHost
+
+if TYPE_CHECKING:
+    from rmt_gui.jobs.analysis_job import NeedsTrust
+
+
+class StatusOwner(Protocol):
+    """Whatever posts status lines: a document, the workspace, the Train tab."""
+
+    status: Status
+
+    def post_status(self, text: str, error: bool = False) -> None: ...
+
 
 SHORTCUTS = (
     ("Open", "Ctrl+O"), ("Export model", "Ctrl+E"), ("Export report", "Ctrl+Shift+E"),
     ("Save plot image", "Ctrl+Shift+S"), ("Undo / redo", "Ctrl+Z / Ctrl+Shift+Z"),
     ("Apply pruning", "Ctrl+Return"), ("Evaluate", "Ctrl+R"), ("Rank sweep", "Ctrl+Shift+R"),
-    ("Spectrum / all layers / sweep", "Ctrl+1 / Ctrl+2 / Ctrl+3"), ("Log axis", "Ctrl+L"),
+    ("Spectrum / all layers / heat map / sweep", "Ctrl+1 / Ctrl+2 / Ctrl+3 / Ctrl+4"),
+    ("Log axis", "Ctrl+L"), ("Open folder", "Ctrl+Shift+O"),
     ("Close tab", "Ctrl+W"), ("Layers", "arrow keys in the table"),
     ("Train panel", "Ctrl+T"), ("Start / stop training", "F5 / Shift+F5"),
     ("Pause / resume training", "F6"),
@@ -57,8 +80,10 @@ class MainWindow(QMainWindow):
         self.opener = QTimer(self)
         self.opener.setSingleShot(True)
         self.opener.timeout.connect(self._open_next)
+        self.trust_queue: list[tuple[DocumentView, NeedsTrust]] = []
+        self.trust_box: QMessageBox | None = None
         self.workspace = Workspace()
-        self.workspace.status_changed.connect(lambda status: self.show_status(*astuple(status)))
+        self.workspace.status_changed.connect(lambda _status: self._workspace_status())
         self.workspace.document_added.connect(self._subscribe)
         self.training = TrainHost(self)
         self.data = DataSource(settings, self)
@@ -100,6 +125,10 @@ class MainWindow(QMainWindow):
         self.cancel_button.setText("Cancel")
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel_background)
+        self.expiry = QTimer(self)
+        self.expiry.setSingleShot(True)
+        self.expiry.timeout.connect(self._expire_status)
+        self.expiring: tuple[StatusOwner, Status] | None = None
         bar.addWidget(self.message, 1)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
@@ -116,12 +145,17 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file = bar.addMenu("&File")
         self._action(file, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self._action(file, "Open &folder…", self.open_folder_dialog, "Ctrl+Shift+O")
+        compare = self._action(file, "&Compare with…", self._on_view(self.compare_dialog))
+        self._action(file, "Re&play training run…", self.replay_dialog)
         self.recent_menu = file.addMenu("Open &Recent")
         file.addSeparator()
+        self.compare_views: list[QWidget] = []
         export = self._on_view(lambda v: v.tasks.export_model())
         report = self._on_view(lambda v: v.tasks.export_report())
         plot = self._on_view(lambda v: v.tasks.save_plot())
         view_actions = [
+            compare,
             self._action(file, "&Export model…", export, "Ctrl+E"),
             self._action(file, "Export &report…", report, "Ctrl+Shift+E"),
             self._action(file, "&Save plot image…", plot, "Ctrl+Shift+S"),
@@ -147,7 +181,7 @@ class MainWindow(QMainWindow):
         ]  # fmt: skip
         self._action(model, "&Cancel background work", self.cancel_background, "Ctrl+.")
         view = bar.addMenu("&View")
-        for index, name in enumerate(("&Spectrum", "&All layers", "Rank s&weep")):
+        for index, name in enumerate(("&Spectrum", "&All layers", "&Heat map", "Rank s&weep")):
             switch = self._on_view(lambda v, i=index: v.views.setCurrentIndex(i))
             view_actions.append(self._action(view, name, switch, f"Ctrl+{index + 1}"))
         view_actions.append(
@@ -192,13 +226,16 @@ class MainWindow(QMainWindow):
         self.redo_action.setEnabled(doc is not None and doc.history.can_redo)
         self.stack.setCurrentIndex(1 if self.tabs.count() else 0)
         views = self.views()
-        names = [tab.path.name for tab in views]
+        names = [tab_title(tab.path) for tab in views]
         for tab in views:
             dirty = tab.document is not None and tab.document.dirty
-            title = tab.path.name
+            title = tab_title(tab.path)
             if names.count(title) > 1:
                 title = f"{tab.path.parent.name}/{title}"
-            self.tabs.setTabText(self.tabs.indexOf(tab), ("● " if dirty else "") + title)
+            mark = "● " if dirty else "⚠ " if tab.failure else ""
+            index = self.tabs.indexOf(tab)
+            self.tabs.setTabText(index, mark + title)
+            self.tabs.setTabToolTip(index, tab.failure or str(tab.path))
         self.training.update_actions()
 
     def start(self) -> None:
@@ -232,6 +269,62 @@ class MainWindow(QMainWindow):
         if paths:
             self.open_paths([Path(p) for p in paths])
 
+    def open_folder_dialog(self) -> None:
+        """File › Open folder: a Hugging Face model folder or a PEFT adapter, as one tab."""
+        recent = self.settings.recent_files()
+        start = str(recent[0].parent) if recent else ""
+        folder = QFileDialog.getExistingDirectory(self, "Open a model or adapter folder", start)
+        if folder:
+            self.open_paths([Path(folder)])
+
+    def compare_dialog(self, view: DocumentView) -> None:
+        """File › Compare with: pick a second checkpoint (a folder, when this tab is one)."""
+        start = str(view.path.parent)
+        title = f"Compare {view.path.name} with…"
+        if view.path.is_dir():
+            other = QFileDialog.getExistingDirectory(self, title, start)
+        else:
+            other, _ = QFileDialog.getOpenFileName(self, title, start, dialogs.OPEN_FILTER)
+        if other:
+            self.compare(view.path, Path(other))
+
+    def compare(self, path_a: Path, path_b: Path) -> CompareView:
+        """Open a window comparing ``path_b`` against ``path_a`` (as stored on disk)."""
+        window = CompareView(path_a, path_b, self)
+        self._keep_window(window)
+        window.start()
+        return window
+
+    def replay_dialog(self) -> None:
+        """File › Replay training run: pick a run folder (``rmt-gui train --out``)."""
+        folder = QFileDialog.getExistingDirectory(self, "Replay a training run folder")
+        if folder:
+            self.replay(Path(folder))
+
+    def replay(self, folder: Path) -> ReplayView | None:
+        """Open a window replaying the run in ``folder`` (a bad folder: one status line)."""
+        from rmt_gui.errors import RmtGuiError
+        from rmt_gui.state.replay import read_run
+
+        try:
+            run = read_run(folder)
+        except RmtGuiError as exc:
+            self.workspace.post_status(f"Cannot replay {exc}", True)
+            return None
+        window = ReplayView(run, self)
+        self._keep_window(window)
+        return window
+
+    def _keep_window(self, window: QWidget) -> None:
+        """Show a compare or replay window and keep it until it is closed."""
+        self.compare_views.append(window)
+        window.destroyed.connect(lambda _o=None, w=window: self._window_closed(w))
+        window.show()
+
+    def _window_closed(self, window: QWidget) -> None:
+        if window in self.compare_views:
+            self.compare_views.remove(window)
+
     def open_paths(self, paths: list[Path], trust: bool = False, focus: bool = True) -> None:
         """Open each file in its own tab (or switch to it if it is already open).
 
@@ -240,10 +333,15 @@ class MainWindow(QMainWindow):
         """
         for given in paths:
             path = Path(given).expanduser()
+            if is_run_folder(path):
+                self.replay(path)
+                continue
             existing = next((v for v in self.views() if v.path.resolve() == path.resolve()), None)
             if existing is not None and not trust:
                 if focus:
                     self.tabs.setCurrentWidget(existing)
+                if existing.failure:
+                    existing.start()
                 continue
             self._open_one(path, trust, focus)
 
@@ -265,7 +363,8 @@ class MainWindow(QMainWindow):
         return view
 
     def _opened(self, path: Path) -> None:
-        self.settings.add_recent(path)
+        if not is_run_model(path):
+            self.settings.add_recent(path)
         self._refresh_recent()
         self.update_actions()
 
@@ -285,22 +384,52 @@ class MainWindow(QMainWindow):
         """A document's message or progress changed: shown only while its tab is current."""
         current = self.current_view()
         if current is not None and current.document is doc:
-            self._show_current_status()
+            self.show_current_status()
 
     def _tab_changed(self) -> None:
         self.update_actions()
-        self._show_current_status()
+        self.show_current_status()
 
-    def _show_current_status(self) -> None:
-        """The status bar of the current tab: its document's last message and progress."""
+    def _on_train_tab(self) -> bool:
+        panel = self.training.panel
+        return panel is not None and self.tabs.currentWidget() is panel
+
+    def show_current_status(self) -> None:
+        """The status bar of the current tab: its document's last message and progress, the
+        Train tab's own messages, else the window-wide line."""
         view = self.current_view()
         if view is None:
             self.show_busy("", 0, 0)
-            self.show_status(*astuple(self.workspace.status))
+            self._show_owned(self.training if self._on_train_tab() else self.workspace)
             return
         doc = view.document
-        self.show_status(doc.status.text or "Ready", doc.status.error)
+        self._show_owned(doc)
         self.show_busy(doc.busy.text, doc.busy.done, doc.busy.total)
+
+    def _workspace_status(self) -> None:
+        """A window-wide message: shown at once, except over the Train tab's own messages."""
+        if not self._on_train_tab():
+            self._show_owned(self.workspace)
+
+    def _show_owned(self, owner: StatusOwner) -> None:
+        """Show ``owner``'s line; an information line expires :attr:`Status.lifetime` later."""
+        status = owner.status
+        self.show_status(status.text or "Ready", status.error)
+        self.expiry.stop()
+        self.expiring = None
+        if status.lifetime is not None:
+            self.expiring = (owner, status)
+            self.expiry.start(round(1000 * status.lifetime))
+
+    def _expire_status(self) -> None:
+        """The shown information line has had its time: its owner's line is cleared (unless
+        a newer one replaced it meanwhile)."""
+        if self.expiring is not None:
+            owner, status = self.expiring
+            self.expiring = None
+            if owner.status is status:
+                owner.post_status("")
+                self.show_current_status()
 
     def _remove(self, view: DocumentView) -> None:
         view.shutdown()
@@ -308,30 +437,52 @@ class MainWindow(QMainWindow):
         view.deleteLater()
         self.update_actions()
 
-    def _open_failed(self, path: Path, message: str) -> None:
-        view = self.sender()
-        if isinstance(view, DocumentView):
-            self._remove(view)
+    def _open_failed(self, _path: Path, line: str) -> None:
+        """A file could not be opened: its tab says why; the status bar too, for a moment."""
         self.show_busy("", 0, 0)
-        self.workspace.post_status(f"Cannot open {message}", True)
-        dialogs.show_error(self, "Cannot open file", f"Cannot open {path.name}:\n\n{message}")
+        self.workspace.post_status(f"Cannot open {line}", True)
+        self.update_actions()
 
-    def _trust_needed(self, path: Path) -> None:
+    def _trust_needed(self, needs: NeedsTrust) -> None:
+        """A file holds a pickled object: ask about it once the questions before it are
+        answered (one dialog at a time)."""
         view = self.sender()
-        if isinstance(view, DocumentView):
-            self._remove(view)
+        if not isinstance(view, DocumentView):
+            return
         self.show_busy("", 0, 0)
-        self.workspace.post_status(
-            f"{path}: holds a pickled object; waiting for your decision", True
-        )
-        box = dialogs.ask_trust(self, path, lambda: self.open_paths([path], trust=True))
-        box.finished.connect(lambda _result: self._trust_answered(path, box))
+        self.trust_queue.append((view, needs))
+        self._ask_next_trust()
 
-    def _trust_answered(self, path: Path, box: QMessageBox) -> None:
-        """The trust question was answered: say so unless the file is now opening."""
+    def _ask_next_trust(self) -> None:
+        """Show the next waiting trust question, unless one is open (or its tab was closed)."""
+        while self.trust_box is None and self.trust_queue:
+            view, needs = self.trust_queue.pop(0)
+            if view not in self.views():
+                continue
+            self.workspace.post_status(
+                f"{needs.path}: holds a pickled object; waiting for your decision", True
+            )
+            box = dialogs.ask_trust(self, needs.path, lambda v=view: self._trusted(v), needs.names)
+            box.finished.connect(lambda _result, v=view, b=box: self._trust_answered(v, b))
+            self.trust_box = box
+
+    def _trusted(self, view: DocumentView) -> None:
+        """The user trusts the file of ``view``: open it again, unpickled in its worker."""
+        if view in self.views():
+            view.open_trusted()
+
+    def _trust_answered(self, view: DocumentView, box: QMessageBox) -> None:
+        """The trust question was answered: say so unless the file is now opening; ask the
+        next question."""
         role = box.buttonRole(box.clickedButton()) if box.clickedButton() else None
+        self.trust_box = None
         if role != QMessageBox.ButtonRole.AcceptRole:
-            self.workspace.post_status(f"{path.name} was not opened: its code was not trusted")
+            if view in self.views():
+                view.fail("not opened: it holds a pickled object whose code was not trusted")
+            self.workspace.post_status(f"{view.path.name} was not opened: its code was not trusted")
+        else:
+            self.workspace.post_status(f"Opening {view.path.name}, its code trusted")
+        self._ask_next_trust()
 
     def close_tab(self, index: int) -> None:
         """Close a tab, asking first if it has unsaved pruning or a training run."""
@@ -429,6 +580,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        for window in list(self.compare_views):
+            window.close()
         for view in self.views():
             view.shutdown()
         self.data.runner.cancel_all()

@@ -8,18 +8,23 @@ each cell's persistent items are updated in place.
 
 from __future__ import annotations
 
+import html
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QTextOption
 from PySide6.QtWidgets import QGraphicsTextItem, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from rmt_gui.state.layer_names import short_names
 from rmt_gui.state.plot_data import PlotOptions, plot_data
 from rmt_gui.ui import theme
 from rmt_gui.ui.spectrum_items import SpectrumItems
 
 ROW_HEIGHT = 230
 TITLE_HEIGHT = 40
+TITLE_PT = 9
+NAME = "{name}"
 
 
 def columns_for(count: int) -> int:
@@ -27,26 +32,39 @@ def columns_for(count: int) -> int:
     return max(1, min(count, 4 if count > 6 else 3))
 
 
-def cell_title(report, name: str) -> str:
-    """A cell's title: layer and shape, and below them n_signal coloured by fit quality."""
+def cell_title(report) -> tuple[str, str, str]:
+    """The second line of a cell's title: shape, a note (n_signal) and the note's colour."""
     if report is None:
-        return f"<span style='font-size:9pt'>{name} …</span>"
+        return "", "…", theme.HINT_TEXT
     shape = f"{report.info.shape[0]}×{report.info.shape[1]}"
     if report.analysis is None:
-        return f"<span style='font-size:9pt'>{name} {shape} — no spectrum</span>"
+        return shape, "no spectrum", theme.ERROR_TEXT
     fit = report.analysis.fit
     color = theme.GOOD.name() if fit.good_fit else theme.POOR.name()
-    return (
-        f"<span style='font-size:9pt'><b>{name}</b> {shape}</span><br>"
-        f"<span style='font-size:8pt; color:{color}'>n_signal {fit.n_signal}/{fit.p}</span>"
-    )
+    return shape, f"n_signal {fit.n_signal}/{fit.p}", color
+
+
+def elide_name(name: str, metrics: QFontMetrics, width: int) -> str:
+    """``name`` in ``width`` pixels: whole, else its first dotted part (a block number) and
+    as much of its end as fits, else just its end."""
+    if metrics.horizontalAdvance(name) <= width:
+        return name
+    head, dot, rest = name.partition(".")
+    if dot and rest:
+        room = width - metrics.horizontalAdvance(head + dot)
+        tail = metrics.elidedText(rest, Qt.TextElideMode.ElideLeft, room)
+        if len(tail) > 4:
+            return head + dot + tail
+    return metrics.elidedText(name, Qt.TextElideMode.ElideLeft, width)
 
 
 class CellTitle:
     """A cell's two-line title as a text item over the plot's title row.
 
-    pyqtgraph's own title asks the layout to recompute on every change (and n_signal changes
-    at every snapshot while training); this item only repaints itself.
+    The first line is the layer's name, elided to the cell's width (:func:`elide_name`, never
+    wrapped mid-word onto the plot); the second, its shape (if it fits) and n_signal. The
+    full name is the tooltip. pyqtgraph's own title asks the layout to recompute on every
+    change (and n_signal changes at every snapshot while training); this item only repaints.
     """
 
     def __init__(self, plot: pg.PlotItem) -> None:
@@ -56,18 +74,45 @@ class CellTitle:
         self.label = plot.titleLabel
         self.item = QGraphicsTextItem(self.label)
         self.item.document().setDocumentMargin(2)
+        self.item.document().setDefaultTextOption(QTextOption(Qt.AlignmentFlag.AlignHCenter))
+        font = QFont(self.item.font())
+        font.setPointSize(TITLE_PT)
+        self.item.setFont(font)
+        bold = QFont(font)
+        bold.setBold(True)
+        small = QFont(font)
+        small.setPointSize(TITLE_PT - 1)
+        self.metrics = (QFontMetrics(bold), QFontMetrics(small))
+        self.parts: tuple[str, ...] = ()
         self.html = ""
         self.label.geometryChanged.connect(self._fit)
 
-    def set(self, html: str) -> None:
-        """Show ``html`` (centred); nothing happens if it did not change."""
-        if html != self.html:
-            self.html = html
-            self.item.setHtml(f"<div align='center'>{html}</div>")
+    def set(self, name: str, shape: str, note: str, color: str, tooltip: str = "") -> None:
+        """Show ``name`` (bold, elided to fit) over ``shape`` and ``note`` (in ``color``)."""
+        parts = (name, shape, note, color)
+        if parts != self.parts:
+            self.parts = parts
+            self.item.setToolTip(tooltip or name)
             self._fit()
 
     def _fit(self) -> None:
-        self.item.setTextWidth(max(self.label.size().width(), 1.0))
+        """Elide the name to the cell's width, drop the shape if the second line is too long."""
+        if not self.parts:
+            return
+        width = max(self.label.size().width(), 1.0)
+        name, shape, note, color = self.parts
+        bold, small = self.metrics
+        room = max(int(width) - 8, 0)
+        both = f"{shape} · {note}" if shape else note
+        below = both if small.horizontalAdvance(both) <= room else note
+        text = (
+            f"<b>{html.escape(elide_name(name, bold, room))}</b><br>"
+            f"<span style='font-size:{TITLE_PT - 1}pt; color:{color}'>{html.escape(below)}</span>"
+        )
+        self.item.setTextWidth(width)
+        if text != self.html:
+            self.html = text
+            self.item.setHtml(text)
 
 
 class MultiplesView(QWidget):
@@ -104,6 +149,7 @@ class MultiplesView(QWidget):
         layout.addWidget(scroll, 1)
         self.cells: dict[str, tuple[pg.PlotItem, SpectrumItems]] = {}
         self._names: tuple[str, ...] = ()
+        self._labels: dict[str, str] = {}
         self._wanted: list[str] = []
         self._reports: dict = {}
         self._selected = ""
@@ -154,6 +200,7 @@ class MultiplesView(QWidget):
         rows = math.ceil(len(names) / cols) if names else 1
         self.canvas.setMinimumHeight(rows * ROW_HEIGHT)
         self._names = names
+        self._labels = short_names(names)
 
     def set_reports(self, names: list[str], reports: dict, only: str | None = None) -> None:
         """Show the layers ``names`` with whatever reports have arrived (drawn when visible).
@@ -201,10 +248,14 @@ class MultiplesView(QWidget):
             self._draw(name)
 
     def _draw(self, name: str, blank: bool = False) -> None:
+        """Draw one cell; ``blank`` hides its data until :meth:`update_report` fills it in (the
+        axes stay: emptying them would re-lay them twice, the dearest part of a repaint)."""
         plot, items = self.cells[name]
         report = None if blank else self._reports.get(name)
-        items.update(plot_data(report, self.options) if report is not None else None)
-        self._titles[plot].set(cell_title(report, name))
+        plot.vb.childGroup.setVisible(not blank)
+        if not blank:
+            items.update(plot_data(report, self.options) if report is not None else None)
+        self._titles[plot].set(self._labels.get(name, name), *cell_title(report), tooltip=name)
         axis = plot.getAxis("bottom")
         if axis.logMode != self.options.log:
             axis.setLogMode(self.options.log)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -25,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rmt_gui.state.preview import PreviewRow, summarize
+from rmt_gui.state.layer_names import short_names
+from rmt_gui.state.preview import PreviewRow, PreviewSummary, summarize
 from rmt_gui.state.settings_schema import PruneSettings
 from rmt_gui.ui import theme
 
@@ -33,14 +36,16 @@ if TYPE_CHECKING:
     from rmt_gui.model.rule import PruneRule
 
 METHODS = (
-    ("bema", "BEMA: signal + fraction f of noise"),
-    ("rank", "Manual rank (drag the cutoff line)"),
-    ("gavish-donoho", "Gavish–Donoho threshold"),
-    ("mp-edge", "MP bulk edge"),
-    ("energy", "Energy fraction"),
-    ("shrink", "Shrink noise values"),
+    ("bema", "BEMA", "Keep every signal value and a fraction f of the noise values (the paper)"),
+    ("rank", "Manual rank", "Keep a rank you choose (or drag the cutoff line in the plot)"),
+    ("gavish-donoho", "Gavish–Donoho", "Gavish–Donoho optimal hard threshold"),
+    ("mp-edge", "MP bulk edge", "Keep the values above the Marchenko–Pastur bulk edge"),
+    ("energy", "Energy fraction", "Keep the fewest values holding this share of the energy"),
+    ("shrink", "Shrink noise", "Keep every value; multiply the noise values by a factor"),
 )
 PREVIEW_COLUMNS = ("Layer", "Rank", "Params", "Note")
+NOTE_COLUMN = PREVIEW_COLUMNS.index("Note")
+FACTORIZE_TIP = "Replace a layer by two thinner Linear layers when that has fewer parameters"
 
 
 def double_spin(
@@ -55,6 +60,25 @@ def double_spin(
     return box
 
 
+def show_choice_tip(box: QComboBox) -> None:
+    """Show the current item's description as ``box``'s tooltip."""
+    box.setToolTip(str(box.currentData(Qt.ItemDataRole.ToolTipRole) or ""))
+
+
+def described_combo(items: Sequence[tuple[str, str, str]], current: str) -> QComboBox:
+    """A combo box of ``(key, short label, description)`` items, wide enough for every label;
+    the description is each item's tooltip and, for the current one, the box's."""
+    box = QComboBox()
+    for index, (key, label, tip) in enumerate(items):
+        box.addItem(label, key)
+        box.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    box.setCurrentIndex(max(box.findData(current), 0))
+    box.currentIndexChanged.connect(lambda _index: show_choice_tip(box))
+    show_choice_tip(box)
+    return box
+
+
 class PrunePanel(QWidget):
     """Choose a rule and its scope, see what it would do, apply it."""
 
@@ -63,9 +87,7 @@ class PrunePanel(QWidget):
 
     def __init__(self, options: PruneSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.method_box = QComboBox()
-        for key, label in METHODS:
-            self.method_box.addItem(label, key)
+        self.method_box = described_combo(METHODS, options.method)
         self.keep_noise = double_spin(0.0, 1.0, 0.05, options.keep_noise)
         self.keep_noise.setToolTip("f: fraction of the noise singular values kept (paper: 0.45)")
         self.rank = QSpinBox()
@@ -81,6 +103,7 @@ class PrunePanel(QWidget):
         self.min_rank.setToolTip("Never keep fewer values (default: the network's output width)")
         self.factorize = QCheckBox("Factorise into two Linear layers when smaller")
         self.factorize.setChecked(options.factorize)
+        self.factorize.setToolTip(FACTORIZE_TIP)
         self.skip_poor = QCheckBox("Skip layers whose MP fit is poor")
         self.skip_poor.setChecked(options.skip_poor_fit)
         self.scope_all = QRadioButton("All layers")
@@ -89,8 +112,6 @@ class PrunePanel(QWidget):
         scope.addButton(self.scope_all)
         scope.addButton(self.scope_selected)
         (self.scope_selected if options.scope == "selected" else self.scope_all).setChecked(True)
-        index = self.method_box.findData(options.method)
-        self.method_box.setCurrentIndex(max(index, 0))
         self._build()
         self._method_changed()
         for signal in (
@@ -128,9 +149,11 @@ class PrunePanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideLeft)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(NOTE_COLUMN, QHeaderView.ResizeMode.Stretch)
         self.totals = QLabel("Preview appears once the spectra are ready.")
         self.totals.setWordWrap(True)
         self.apply_button = QPushButton("Apply pruning")
@@ -152,6 +175,12 @@ class PrunePanel(QWidget):
                    "energy": method == "energy", "shrink": method == "shrink"}  # fmt: skip
         for key, (_, widget) in self.rows.items():
             self.form.setRowVisible(widget, visible[key])
+
+    def allow_factorize(self, reason: str) -> None:
+        """Offer Factorise, or grey it out with ``reason`` as its tooltip (the choice is kept
+        for other models; the planner splits no layer where it cannot apply)."""
+        self.factorize.setEnabled(not reason)
+        self.factorize.setToolTip(f"Not available: {reason}" if reason else FACTORIZE_TIP)
 
     @property
     def method(self) -> str:
@@ -202,12 +231,20 @@ class PrunePanel(QWidget):
         self.apply_button.setEnabled(False)
 
     def show_preview(self, preview, rows: tuple[PreviewRow, ...]) -> None:
-        """List each planned layer: current rank → kept, parameters before → after, notes."""
+        """List each planned layer (by its short name, the full one in the tooltip): current
+        rank → kept, parameters before → after, notes.
+
+        The planning module is loaded by then (it made the preview), so importing it is free.
+        """
+        from rmt_gui.model.pruning import factorize_blocker
+
+        self.allow_factorize(factorize_blocker(preview.model))
         self.table.setRowCount(len(rows))
+        names = short_names([row.plan.layer for row in rows])
         for index, row in enumerate(rows):
             item = row.plan
             cells = (
-                item.layer,
+                names[item.layer],
                 f"{row.rank_before} → {row.rank_after}",
                 f"{theme.compact(item.params_before)} → {theme.compact(item.params_after)}",
                 row.note,
@@ -218,7 +255,7 @@ class PrunePanel(QWidget):
             )
             for col, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
-                cell.setToolTip(tip)
+                cell.setToolTip(f"{tip}\n{row.note}" if col == NOTE_COLUMN and row.note else tip)
                 if col in (1, 2):
                     cell.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -227,12 +264,20 @@ class PrunePanel(QWidget):
                     cell.setForeground(theme.BULK_EDGE)
                 self.table.setItem(index, col, cell)
         total = summarize(rows, preview.params_before)
-        self.totals.setText(
-            f"<b>Parameters {total.params_before:,} → {total.params_after:,}</b> "
-            f"({total.share:.1f}% kept) · {total.changed} of {total.layers} layers changed · "
-            f"{preview.rule.describe()}"
-        )
+        self.totals.setText(summary_text(total, preview.rule))
         self.apply_button.setEnabled(total.changed > 0)
         self.apply_button.setText(
             f"Apply to {total.changed} layer{'s' if total.changed != 1 else ''}"
         )
+
+
+def summary_text(total: PreviewSummary, rule: PruneRule) -> str:
+    """The preview's totals in the table's terms: layers changed (and how many are split into
+    two factors, never "factorised" when none is) and the rule without its factorise flag."""
+    split = f" ({total.factorised} factorised)" if total.factorised else ""
+    layers = "layer" if total.layers == 1 else "layers"
+    return (
+        f"<b>Parameters {total.params_before:,} → {total.params_after:,}</b> "
+        f"({total.share:.1f}% kept) · {total.changed} of {total.layers} {layers} changed{split} · "
+        f"{dataclasses.replace(rule, factorize='never').describe()}"
+    )

@@ -14,6 +14,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, Signal
 
 from rmt_gui.state.document import Document
+from rmt_gui.state.file_labels import file_description
 from rmt_gui.state.plot_data import PlotOptions, plot_data
 from rmt_gui.state.report import history_rows, layer_rows, write_reports
 from rmt_gui.ui import theme
@@ -44,9 +45,21 @@ def _table(rows: list[dict], columns: list[str]) -> str:
 def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     if isinstance(value, list):
         return "×".join(str(v) for v in value)
     return "" if value is None else str(value)
+
+
+def _evaluation_cells(evaluation: dict | None) -> dict[str, str]:
+    """A step's test accuracy (in %) and loss as the history table shows them (``—``: none)."""
+    if evaluation is None:
+        return {"accuracy": "—", "loss": "—"}
+    return {
+        "accuracy": f"{100 * evaluation['accuracy']:.2f}% ({evaluation['count']:,} images)",
+        "loss": f"{evaluation['loss']:.4f}",
+    }
 
 
 class HtmlReportWriter(QObject):
@@ -109,16 +122,12 @@ class HtmlReportWriter(QObject):
         layers = layer_rows(doc)
         columns = ["name", "shape", "params", "rank", "n_signal", "sigma2", "lambda_plus",
                    "fit_error", "good_fit", "rank_gavish_donoho"]  # fmt: skip
-        history = [
-            {**row, "accuracy": row["evaluation"]["accuracy"] if row["evaluation"] else None,
-             "loss": row["evaluation"]["loss"] if row["evaluation"] else None}
-            for row in history_rows(doc)
-        ]  # fmt: skip
+        history = [{**row, **_evaluation_cells(row["evaluation"])} for row in history_rows(doc)]
         page = (
             f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(doc.name)}"
             f" — rmt-gui report</title><style>{STYLE}</style></head><body>"
             f"<h1>{html.escape(doc.name)}</h1><p>{html.escape(str(doc.path))} · "
-            f"{html.escape(doc.checkpoint.format)} {html.escape(doc.checkpoint.detail)}</p>"
+            f"{html.escape(file_description(doc.checkpoint.format, doc.checkpoint.detail))}</p>"
             f"<h2>History</h2>{_table(history, HISTORY_COLUMNS)}"
             f"<h2>Layers</h2>{_table(layers, columns)}"
             f"<h2>Spectra</h2>{''.join(self.figures)}</body></html>"

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QByteArray, QSettings
 
 from rmt_gui.state.settings_schema import (
+    FileSettings,
     TrainSettings,
     ViewSettings,
     decode,
@@ -26,6 +27,8 @@ from rmt_gui.state.settings_schema import (
 RECENT_LIMIT = 10
 OPTIONS_KEY = "options/document"
 VERSION_0_KEYS = {"view": "options/view", "train": "options/train"}
+NAME_WIDTH_KEY = "layer_table/name_width"
+NAME_WIDTH_RANGE = (40, 2000)
 
 
 def user_settings() -> QSettings:
@@ -84,6 +87,20 @@ class AppSettings:
     def set_data_folder(self, folder: Path) -> None:
         self.store.setValue("data_folder", str(folder))
 
+    def name_width(self) -> int | None:
+        """The Layer column's width (pixels) the user last chose, if any and sensible."""
+        value = self.store.value(NAME_WIDTH_KEY)
+        try:
+            width = int(value) if isinstance(value, (int, str)) else None
+        except ValueError:
+            return None
+        low, high = NAME_WIDTH_RANGE
+        return width if width is not None and low <= width <= high else None
+
+    def set_name_width(self, width: int) -> None:
+        """Remember the Layer column's width for the tables of files opened later."""
+        self.store.setValue(NAME_WIDTH_KEY, int(width))
+
     def view(self) -> ViewSettings:
         """How files open: plot, prune panel, evaluation and sweep options."""
         return read(ViewSettings, self._document().get("view"), ViewSettings())
@@ -100,6 +117,16 @@ class AppSettings:
         """Keep ``train`` as the Train tab's settings."""
         self._write("train", train)
 
+    def save_folder(self) -> Path | None:
+        """The folder last chosen in a save dialog, if it still exists."""
+        files = read(FileSettings, self._document().get("files"), FileSettings())
+        folder = _path(files.save_folder)
+        return folder if folder is not None and folder.is_dir() else None
+
+    def set_save_folder(self, folder: Path) -> None:
+        """Open the next save dialog in ``folder`` (the one the user just chose)."""
+        self._write("files", FileSettings(str(folder)))
+
     def _document(self) -> dict[str, Any]:
         """The options document, migrated to the current version."""
         if self.store.contains(OPTIONS_KEY):
@@ -108,7 +135,7 @@ class AppSettings:
             {name: decode(self.store.value(key)) for name, key in VERSION_0_KEYS.items()}
         )
 
-    def _write(self, name: str, settings: ViewSettings | TrainSettings) -> None:
+    def _write(self, name: str, settings: ViewSettings | TrainSettings | FileSettings) -> None:
         """Store group ``name`` (in the current version; the version 0 keys go)."""
         self.store.setValue(OPTIONS_KEY, encode(with_section(self._document(), name, settings)))
         for key in VERSION_0_KEYS.values():

@@ -13,25 +13,50 @@ from PySide6.QtCore import Qt
 from rmt_gui.state.plot_data import SpectrumPlotData
 from rmt_gui.ui import theme
 
-RUG_HEIGHT = 0.22
+RUG_BAND = 0.08
 HEADROOM = 1.12
 CURVE_CLIP = 2.5
 SNUG = 0.75
+LIVE_SLACK = (0.08, 0.25)
+LIVE_SNUG_Y = 0.5
+SIDE_ANCHORS = [(0, 0), (1, 0)]
+CUTOFF_NAMES = {"eigen": "λ₊", "singular": "s₊"}
+
+
+def cutoff_label(scale: str) -> str:
+    """The BEMA cutoff's name on ``scale``: λ₊ on eigenvalues s²/n, s₊ on singular values."""
+    return f"{CUTOFF_NAMES[scale]} BEMA"
+
+
+def live_slack(x_range: tuple[float, float], top: float) -> tuple[tuple[float, float], float]:
+    """A live view's new range, wider each side and higher than the data by ``LIVE_SLACK``
+    (x, y): the next snapshots then still fit (a small layer's few-bin histogram jumps), and
+    the axes, the dearest part of a repaint, stay put."""
+    pad = LIVE_SLACK[0] * (x_range[1] - x_range[0])
+    return (x_range[0] - pad, x_range[1] + pad), top * (1.0 + LIVE_SLACK[1])
 
 
 def _line(color, style: Qt.PenStyle, label: str | None, position: float) -> pg.InfiniteLine:
-    """A fixed vertical line with an optional label near the top of the plot."""
+    """A fixed vertical line with an optional label near the top of the plot.
+
+    The label sits right of the line in the left half of the view and left of it in the
+    right half, so that it is never cut off by the plot's edge.
+    """
     line = pg.InfiniteLine(angle=90, movable=False, pen=theme.pen(color, 1.6, style))
     if label:
         line.label = pg.InfLineLabel(
-            line, text=label, position=position, anchors=[(0, 0), (0, 0)],
-            color=color.darker(120),
+            line, text=label, position=position, anchors=SIDE_ANCHORS, color=color.darker(120),
+            fill=pg.mkBrush(255, 255, 255, 190),
         )  # fmt: skip
     return line
 
 
 class SpectrumItems:
     """Histogram, MP curve, BEMA cutoff, MP edge and signal spikes of one layer.
+
+    The spikes are a rug of short ticks in a band below the histogram's baseline (y < 0, the
+    axis labels no negative density), so they mark each signal value without covering the
+    histogram's tail.
 
     A ``live`` view (spectra streaming in during training) keeps its range while the data
     still fills most of it: re-ranging re-lays every tick and label, the dearest part of a frame.
@@ -49,14 +74,14 @@ class SpectrumItems:
             pen=theme.pen(theme.HIST_LINE, 1), antialias=smooth,
         )  # fmt: skip
         self.curve = pg.PlotDataItem(pen=theme.pen(theme.MP_CURVE, 2.5), antialias=smooth)
-        self.rug = pg.PlotDataItem(connect="pairs", pen=theme.pen(theme.SPIKE, 2), antialias=smooth)
         self.marks = pg.ScatterPlotItem(
-            symbol="t", size=marker_size, brush=pg.mkBrush(theme.SPIKE), pen=pg.mkPen(None),
+            symbol="|", size=marker_size, pen=theme.pen(theme.SPIKE, 2), brush=None,
             antialias=smooth,
         )  # fmt: skip
-        self.cutoff = _line(theme.CUTOFF, Qt.PenStyle.DashLine, "λ₊ BEMA" if labels else None, 0.95)
+        cutoff_text = cutoff_label("eigen") if labels else None
+        self.cutoff = _line(theme.CUTOFF, Qt.PenStyle.DashLine, cutoff_text, 0.95)
         self.edge = _line(theme.BULK_EDGE, Qt.PenStyle.DotLine, "MP edge" if labels else None, 0.8)
-        for item in (self.hist, self.curve, self.rug, self.marks):
+        for item in (self.hist, self.curve, self.marks):
             plot.addItem(item)
         plot.addItem(self.cutoff, ignoreBounds=True)
         plot.addItem(self.edge, ignoreBounds=True)
@@ -69,17 +94,18 @@ class SpectrumItems:
         shown = data is not None
         for line in (self.cutoff, self.edge):
             line.setVisible(shown)
+        theme.show_values(self.plot, shown)
         if data is None:
-            for item in (self.hist, self.curve, self.rug):
+            for item in (self.hist, self.curve, self.marks):
                 item.setData([], [])
-            self.marks.setData([], [])
             return
         self.hist.setData(data.edges, data.density)
         self.curve.setData(data.curve_x, data.curve_y)
         top = self.y_top(data)
-        spikes = data.spikes
-        self.rug.setData(np.repeat(spikes, 2), np.tile([0.0, RUG_HEIGHT * top], spikes.size))
-        self.marks.setData(spikes, np.full(spikes.size, RUG_HEIGHT * top))
+        self.marks.setData(data.spikes, np.full(data.spikes.size, -0.5 * RUG_BAND * top))
+        label = getattr(self.cutoff, "label", None)
+        if label is not None:
+            label.setFormat(cutoff_label(data.options.scale))
         self.cutoff.setValue(data.cutoff)
         self.edge.setValue(data.bulk_edge)
         self.fit_view(force=not self.live)
@@ -103,13 +129,15 @@ class SpectrumItems:
         right = 0.12 if max(data.cutoff, data.bulk_edge) >= data.edges[-1] else 0.04
         x_range = (lo - 0.04 * width, hi + right * width)
         top = self.y_top(data)
-        if not force and self._frames(x_range, top):
-            return
-        self.plot.setRange(xRange=x_range, yRange=(0, top), padding=0)
+        if not force:
+            if self._frames(x_range, top):
+                return
+            x_range, top = live_slack(x_range, top)
+        self.plot.setRange(xRange=x_range, yRange=(-RUG_BAND * top, top), padding=0)
 
     def _frames(self, x_range: tuple[float, float], top: float) -> bool:
-        """Whether the current view holds ``x_range`` and ``top`` and is not much larger."""
-        (x0, x1), (_, y1) = self.plot.viewRange()
-        inside = x0 <= x_range[0] and x_range[1] <= x1 and top <= y1
-        snug = x_range[1] - x_range[0] >= SNUG * (x1 - x0) and top >= SNUG * y1
+        """Whether the current view holds ``x_range`` and ``top`` (and the rug band) snugly."""
+        (x0, x1), (y0, y1) = self.plot.viewRange()
+        inside = x0 <= x_range[0] and x_range[1] <= x1 and top <= y1 and y0 <= -RUG_BAND * top
+        snug = x_range[1] - x_range[0] >= SNUG * (x1 - x0) and top >= LIVE_SNUG_Y * y1
         return inside and snug

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,12 +27,18 @@ from PySide6.QtWidgets import (
 from rmt_gui.state.plot_data import PlotOptions, SpectrumPlotData, plot_data
 from rmt_gui.ui import theme
 from rmt_gui.ui.live_label import LiveLabel
-from rmt_gui.ui.spectrum_items import SpectrumItems
+from rmt_gui.ui.spectrum_items import CUTOFF_NAMES, SIDE_ANCHORS, SpectrumItems
 
 IMAGE_FILTER = "PNG image (*.png);;SVG image (*.svg)"
 SCALES = (("eigen", "eigenvalues s²/n"), ("singular", "singular values s"))
 NO_LAYER = "Select a layer to see its spectrum."
 AXIS_LABELS = {"eigen": "eigenvalue λ = s²/n", "singular": "singular value s"}
+LEGEND_COLUMNS = (4, 3, 2, 1)
+LEGEND_GAP = 6
+CUTOFF_ENTRY = 2
+MANUAL_ENTRY = "manual cutoff (drag)"
+FIGURE_SIZE = (1200, 800)
+FIGURE_TITLE_PT = 12
 
 
 def fmt(value: float) -> str:
@@ -43,6 +50,12 @@ def readout_html(report) -> str:
     """The fit summary of a layer report as one line of rich text."""
     info = report.info
     shape = f"{info.shape[0]}×{info.shape[1]}"
+    update = report.update
+    if update is not None:
+        values = ", ".join(fmt(v) for v in update.values)
+        return (f"<b>{info.name}</b> {shape} — adapter update, rank {len(update.values)} "
+                f"(r = {info.adapter_rank})<br>singular values {values}; no noise bulk, so no "
+                "MP fit")  # fmt: skip
     if report.analysis is None:
         return f"<b>{info.name}</b> {shape} — <span style='color:{theme.ERROR_TEXT}'>" \
                f"{report.problem}</span>"  # fmt: skip
@@ -84,6 +97,7 @@ class SpectrumView(QWidget):
         self._placing = False
         self._build_controls()
         self.readout = LiveLabel(NO_LAYER, lines=2 if live else 3)
+        self.source = ""  # the model file's name, for the title of a saved plot
         self.hover = QLabel(" ")
         self.hover.setStyleSheet("color: #555;")
         self.plot_widget = pg.PlotWidget(axisItems=theme.value_axes())
@@ -100,7 +114,7 @@ class SpectrumView(QWidget):
             hoverPen=theme.pen(theme.MANUAL.lighter(130), 4),
         )  # fmt: skip
         self.manual_label = pg.InfLineLabel(
-            self.manual, text="", position=0.62, anchors=[(0, 0), (0, 0)], color=theme.MANUAL,
+            self.manual, text="", position=0.62, anchors=SIDE_ANCHORS, color=theme.MANUAL,
             fill=pg.mkBrush(255, 255, 255, 210),
         )  # fmt: skip
         self.plot.addItem(self.manual, ignoreBounds=True)
@@ -157,19 +171,37 @@ class SpectrumView(QWidget):
         self.overlay_box.currentIndexChanged.connect(self.overlayChanged.emit)
 
     def _build_legend(self) -> None:
-        legend = self.plot.addLegend(offset=(8, 8), labelTextSize="9pt")
-        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        """The key, in a band above the plot's data area: it never covers the histogram.
+
+        It takes as few rows as the plot's width allows (:meth:`_fit_legend`).
+        """
+        legend = pg.LegendItem(labelTextSize="9pt", colCount=LEGEND_COLUMNS[0])
+        legend.setParentItem(self.plot)
+        legend.setBrush(pg.mkBrush(255, 255, 255, 220))
         legend.addItem(self.items.hist, "histogram")
         legend.addItem(self.items.curve, "MP density (BEMA fit)")
         legend.addItem(pg.PlotDataItem(pen=self.items.cutoff.pen), "BEMA cutoff λ₊")
         legend.addItem(pg.PlotDataItem(pen=self.items.edge.pen), "MP bulk edge")
         legend.addItem(self.items.marks, "signal spikes")
         if not self.live:
-            legend.addItem(pg.PlotDataItem(pen=self.manual.pen), "manual cutoff (drag)")
+            legend.addItem(pg.PlotDataItem(pen=self.manual.pen), MANUAL_ENTRY)
         legend.addItem(self.overlay, "overlay")
+        legend.anchor((0.5, 0), (0.5, 0), offset=(0, 2))
         self.legend = legend
         self._set_overlay_legend("")
         legend.setVisible(not self.live)
+        self.plot.geometryChanged.connect(self._fit_legend)
+
+    def _fit_legend(self) -> None:
+        """Lay the key out in the most columns that fit the plot's width; make room above."""
+        if self.live:
+            return
+        width = self.plot.size().width() - 2 * LEGEND_GAP
+        for columns in LEGEND_COLUMNS:
+            self.legend.setColumnCount(columns)
+            if self.legend.width() <= width:
+                break
+        self.plot.layout.setRowFixedHeight(0, self.legend.height() + LEGEND_GAP)
 
     def _set_overlay_legend(self, text: str) -> None:
         if text == self._legend_text:
@@ -180,6 +212,7 @@ class SpectrumView(QWidget):
         label.setVisible(bool(text))
         label.setText(text)
         self.legend.updateSize()
+        self._fit_legend()
 
     def _options_edited(self) -> None:
         self.options = PlotOptions(
@@ -191,12 +224,14 @@ class SpectrumView(QWidget):
         self.optionsChanged.emit(self.options)
 
     def _apply_axis_labels(self) -> None:
+        """Axis titles, log mode and the cutoff's name (λ₊ or s₊) for the current scale."""
         self.plot.setLabel("bottom", AXIS_LABELS[self.options.scale])
         self.plot.setLabel("left", "density per log₁₀ unit" if self.options.log else "density")
         self.plot.getAxis("bottom").setLogMode(self.options.log)
-        corner = (0, 0) if self.options.log else (1, 0)
-        offset = (8, 8) if self.options.log else (-8, 8)
-        self.legend.anchor(corner, corner, offset=offset)
+        _, label = self.legend.items[CUTOFF_ENTRY]
+        label.setText(f"BEMA cutoff {CUTOFF_NAMES[self.options.scale]}")
+        self.legend.updateSize()
+        self._fit_legend()
 
     def set_overlay_choices(self, labels: list[str]) -> None:
         """Offer ``labels`` as overlays (after "no overlay"), keeping the choice if still there."""
@@ -221,6 +256,7 @@ class SpectrumView(QWidget):
         self._set_overlay_legend(self.overlay_box.currentText() if other is not None else "")
         self.readout.setText(readout_html(report) if report is not None else NO_LAYER)
         self.manual.setVisible(self.data is not None and not self.live)
+        self.hover.setText(self.line_readout())
         if self.data is not None:
             self._frame_overlay()
             if not self.live:
@@ -248,6 +284,7 @@ class SpectrumView(QWidget):
             return
         self._placing = True
         self.manual.setValue(self.data.position_for(rank))
+        self._manual_moved()
         self._placing = False
 
     def manual_rank(self) -> int | None:
@@ -259,6 +296,7 @@ class SpectrumView(QWidget):
         if rank is None:
             return
         self.manual_label.setText(f"keep {rank}")
+        self.hover.setText(self.line_readout())
         if not self._placing:
             self.cutoffMoved.emit(rank)
 
@@ -267,11 +305,24 @@ class SpectrumView(QWidget):
         if rank is not None and not self._placing:
             self.rankChosen.emit(rank)
 
+    def line_readout(self) -> str:
+        """Where the manual line is and what it keeps: the same count as its "keep N" label."""
+        data = self.data
+        if data is None or self.live:
+            return " "
+        x = self.manual.value()
+        value = 10.0**x if self.options.log else x
+        return f"manual cutoff at {fmt(value)}: keep {data.kept(x)} of {data.values.size} values"
+
     def _mouse_moved(self, event: tuple) -> None:
+        """Read out the value under the cursor (the line's own rank while on or dragging it)."""
         data = self.data
         pos = event[0]
         if data is None or not self.plot.sceneBoundingRect().contains(pos):
-            self.hover.setText(" ")
+            self.hover.setText(self.line_readout())
+            return
+        if self.manual.isVisible() and (self.manual.mouseHovering or self.manual.moving):
+            self.hover.setText(self.line_readout())
             return
         x = self.plot.vb.mapSceneToView(pos).x()
         value = 10.0**x if self.options.log else x
@@ -282,38 +333,82 @@ class SpectrumView(QWidget):
             f"{data.kept(x)} of {data.values.size} values above"
         )
 
-    def _save_svg(self, path: Path) -> None:
-        """Render the plot's scene area with Qt's SVG generator (vector output)."""
-        from PySide6.QtCore import QRectF, QSize
-        from PySide6.QtGui import QPainter
-        from PySide6.QtSvg import QSvgGenerator
+    def figure_title(self) -> str:
+        """The title of a saved plot: model file (when known), layer, shape and n_signal."""
+        report = self.report
+        if report is None:
+            return self.source or "spectrum"
+        info = report.info
+        parts = [self.source, f"<b>{info.name}</b>", f"{info.shape[0]}×{info.shape[1]}"]
+        if report.analysis is not None:
+            fit = report.analysis.fit
+            parts.append(f"n_signal {fit.n_signal} of {fit.p}")
+        return " · ".join(part for part in parts if part)
 
-        source = self.plot.sceneBoundingRect()
-        generator = QSvgGenerator()
-        generator.setFileName(str(path))
-        generator.setSize(QSize(int(source.width()), int(source.height())))
-        generator.setViewBox(QRectF(0, 0, source.width(), source.height()))
-        generator.setTitle(self.report.name if self.report is not None else "spectrum")
-        painter = QPainter(generator)
-        try:
-            self.plot.scene().render(painter, QRectF(0, 0, source.width(), source.height()), source)
-        finally:
-            painter.end()
-        if not path.is_file():
-            raise OSError(f"could not write {path}")
+    def figure(self) -> QWidget:
+        """This plot redrawn at :data:`FIGURE_SIZE` with a title and legend, for saving (not
+        shown); a live view's figure has no manual line."""
+        copy = SpectrumView(self.options)
+        copy.source = self.source
+        overlay = self.overlay_box.currentText() if self.overlay_report is not None else ""
+        if overlay:
+            copy.set_overlay_choices([overlay])
+            copy.overlay_box.setCurrentIndex(1)
+        copy.show_report(self.report, self.overlay_report, self.manual_rank())
+        if self.live:
+            copy.manual.hide()
+            copy.legend.removeItem(MANUAL_ENTRY)
+        (x_range, y_range) = self.plot.viewRange()
+        copy.plot.setRange(xRange=x_range, yRange=y_range, padding=0)
+        for widget in (copy.scale_box, copy.log_box, copy.bins_box, copy.overlay_box,
+                       copy.fit_button, copy.save_button, copy.hover):  # fmt: skip
+            widget.hide()
+        copy.readout.setText(
+            f"<span style='font-size:{FIGURE_TITLE_PT}pt'>{copy.figure_title()}</span>"
+        )
+        palette = copy.palette()
+        palette.setColor(QPalette.ColorRole.Window, Qt.GlobalColor.white)
+        copy.setPalette(palette)
+        copy.setAutoFillBackground(True)
+        copy.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
+        copy.resize(*FIGURE_SIZE)
+        copy.show()
+        copy.layout().activate()
+        return copy
 
     def save_image(self, path: str | Path) -> Path:
-        """Write the plot as PNG (any other suffix) or SVG (``.svg``)."""
-        from pyqtgraph import exporters
-
+        """Write the plot with its title as PNG (any other suffix) or SVG (``.svg``)."""
         path = Path(path)
-        if path.suffix.lower() == ".svg":
-            self._save_svg(path)
-        else:
-            exporter = exporters.ImageExporter(self.plot)
-            exporter.parameters()["width"] = 1600
-            exporter.export(str(path))
+        figure = self.figure()
+        try:
+            if path.suffix.lower() == ".svg":
+                _save_svg(figure, path, self.report.name if self.report is not None else "")
+            elif not figure.grab().save(str(path)):
+                raise OSError(f"could not write {path}")
+        finally:
+            figure.close()
+            figure.deleteLater()
         return path
+
+
+def _save_svg(widget: QWidget, path: Path, title: str) -> None:
+    """Render ``widget`` with Qt's SVG generator (vector output)."""
+    from PySide6.QtCore import QPoint, QRect, QSize
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    generator = QSvgGenerator()
+    generator.setFileName(str(path))
+    generator.setSize(QSize(widget.width(), widget.height()))
+    generator.setViewBox(QRect(0, 0, widget.width(), widget.height()))
+    generator.setTitle(title or "spectrum")
+    painter = QPainter(generator)
+    try:
+        widget.render(painter, QPoint(0, 0))
+    finally:
+        painter.end()
+    if not path.is_file():
+        raise OSError(f"could not write {path}")
 
 
 def save_plot_dialog(view: SpectrumView, suggested: Path) -> tuple[str, bool] | None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from rmt_gui.ui import theme
+from rmt_gui.ui.spectrum_items import SIDE_ANCHORS
 
 if TYPE_CHECKING:
     from rmt_gui.state.document import Document
@@ -71,7 +72,8 @@ class SweepView(QWidget):
         self.plot.addItem(self.curve)
         self.bema_line = pg.InfiniteLine(
             angle=90, pen=theme.pen(theme.CUTOFF, 1.6, Qt.PenStyle.DashLine),
-            label="BEMA n_signal", labelOpts={"position": 0.1, "color": theme.CUTOFF},
+            label="BEMA n_signal", labelOpts={"position": 0.1, "color": theme.CUTOFF,
+                                              "anchors": SIDE_ANCHORS},
         )  # fmt: skip
         self.full_line = pg.InfiniteLine(
             angle=0, pen=theme.pen(theme.BULK_EDGE, 1.2, Qt.PenStyle.DotLine),
@@ -98,7 +100,7 @@ class SweepView(QWidget):
         self.ranks: list[int] = []
         self.accuracy: list[float] = []
         self.bema_rank: int | None = None
-        self._apply_axis()
+        self._redraw()
 
     @property
     def log(self) -> bool:
@@ -128,6 +130,7 @@ class SweepView(QWidget):
         x = self._axis(ranks[shown][order])
         y = np.asarray(self.accuracy)[shown][order]
         self.curve.setData(x, y)
+        theme.show_values(self.plot, bool(x.size))
         if x.size:
             low = 0.0 if self.log else min(0.0, float(x.min()))
             self.plot.setRange(xRange=(low, max(float(x.max()), 1.0)), yRange=(0, 100),
@@ -165,7 +168,9 @@ class SweepView(QWidget):
         if sweep.message:
             self.set_message(sweep.message)
         else:
-            self.title.setText(f"<b>{sweep.layer}</b>: accuracy vs singular values kept")
+            self.title.setText(
+                f"<b>{sweep.layer}</b>: accuracy vs singular values kept ({sweep.total} ranks)"
+            )
             self.set_running(len(sweep.points), sweep.total)
 
     def _set_full(self, accuracy: float | None) -> None:

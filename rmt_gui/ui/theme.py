@@ -62,43 +62,93 @@ def style_plot(plot: pg.PlotItem, grid: bool = True) -> None:
         axis.setPen(pg.mkPen(120, 120, 120))
 
 
+def show_values(plot: pg.PlotItem, shown: bool) -> None:
+    """Show or hide the tick labels of a plot's axes: an empty plot shows none (no stray "2")."""
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        if axis.style["showValues"] != shown:
+            axis.setStyle(showValues=shown)
+
+
 class ValueAxis(pg.AxisItem):
     """An axis that, in log mode, labels real values at decades (and 2, 5 when zoomed in).
 
     pyqtgraph's own log axis labels every minor tick, which overlaps when the range spans
     less than a few decades; here minor ticks stay unlabelled, and a short axis (a small
-    multiple) labels fewer decades: at most one label per ``LABEL_PX`` pixels across (30 up).
+    multiple) labels fewer decades, counted from the first one shown: at most one label per
+    ``LABEL_PX`` pixels across (30 up).
+    A range too short for two such labels gets the mantissas 1–9, or else evenly spaced values.
+    With ``nonnegative`` no tick is drawn below zero (the spike rug's band of a spectrum).
     """
 
     MAJOR, MINOR = 1.0, 0.1
+    STEPS = ((1,), (1, 2, 5), tuple(range(1, 10)))
+
+    def __init__(self, orientation: str, nonnegative: bool = False, **kwargs: object) -> None:
+        super().__init__(orientation, **kwargs)
+        self.nonnegative = nonnegative
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
         if not self.logMode:
-            return super().tickValues(minVal, maxVal, size)
-        lo, hi = math.floor(minVal), math.ceil(maxVal)
-        decades = range(lo, hi + 1)
-        room = max(2, int(size / (LABEL_PX if self.orientation in ("top", "bottom") else 30)))
+            ticks = super().tickValues(minVal, maxVal, size)
+            if not self.nonnegative:
+                return ticks
+            return [(spacing, [v for v in values if v >= 0]) for spacing, values in ticks]
+        across = LABEL_PX if self.orientation in ("top", "bottom") else 30
+        room = max(2, int(size / across))
         span = maxVal - minVal
-        steps = (1, 2, 5) if span < 2.5 and 3 * span <= room else (1,)
-        every = max(1, math.ceil((hi - lo) / room))
+        pad = 0.2 * across * span / max(size, 1.0)
+        steps = self.STEPS[1] if span < 2.5 and 3 * span <= room else self.STEPS[0]
+        for choice in dict.fromkeys((steps, self.STEPS[2], self.STEPS[0])):
+            major, minor = self._log_ticks(minVal, maxVal, room, choice, pad)
+            if 2 <= len(major) <= room:
+                return [(self.MAJOR, major), (self.MINOR, minor)]
+        return [(self.MAJOR, self._even_ticks(minVal, maxVal, size, room))]
+
+    def _even_ticks(self, low: float, high: float, size: float, room: int) -> list[float]:
+        """Evenly spaced values (pyqtgraph's linear choice, at most ``room``) at their log10
+        positions: for a range too short for two mantissas."""
+        self.logMode = False
+        try:
+            levels = pg.AxisItem.tickValues(self, 10.0**low, 10.0**high, size)
+        finally:
+            self.logMode = True
+        for _, level in levels:
+            values = [math.log10(v) for v in level if v > 0]
+            if len(values) >= 2:
+                return sorted(values)[:: max(1, math.ceil(len(values) / room))]
+        return []
+
+    @staticmethod
+    def _log_ticks(
+        low: float, high: float, room: int, steps: tuple[int, ...], pad: float
+    ) -> tuple[list[float], list[float]]:
+        """Labelled and unlabelled tick positions (log10 units) in ``[low, high]``; labels
+        keep ``pad`` from either end (pyqtgraph drops a label that would stick out)."""
+        lo, hi = math.floor(low), math.ceil(high)
+        first, last = math.ceil(low + pad), math.floor(high - pad)
+        every = max(1, math.ceil((last - first) / max(room - 1, 1)))
         major, minor = [], []
-        for decade in decades:
+        for decade in range(lo, hi + 1):
             for mantissa in range(1, 10):
                 value = decade + math.log10(mantissa)
-                if not minVal <= value <= maxVal:
+                if not low <= value <= high:
                     continue
-                labelled = mantissa in steps and (mantissa != 1 or decade % every == 0)
+                inner = low + pad <= value <= high - pad
+                step = mantissa != 1 or (decade - first) % every == 0
+                labelled = inner and mantissa in steps and step
                 (major if labelled else minor).append(value)
-        return [(self.MAJOR, major), (self.MINOR, minor)]
+        return major, minor
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         if not self.logMode:
             return super().tickStrings(values, scale, spacing)
         if spacing == self.MINOR:
             return [""] * len(values)
-        return [f"{10.0**v:.3g}" if -3 <= v < 5 else f"{10.0**v:.0e}" for v in values]
+        return [f"{10.0**v:.3g}" if -3 <= v < 5 else f"{10.0**v:.2g}" for v in values]
 
 
 def value_axes() -> dict[str, pg.AxisItem]:
-    """Axis items for a plot whose bottom axis may switch to log mode."""
-    return {"bottom": ValueAxis("bottom")}
+    """Axis items for a spectrum plot: a bottom axis that may switch to log mode, and a
+    density axis without ticks below zero."""
+    return {"bottom": ValueAxis("bottom"), "left": ValueAxis("left", nonnegative=True)}

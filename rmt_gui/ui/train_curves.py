@@ -21,19 +21,22 @@ RUN_COLOURS = (theme.SWEEP, QColor(110, 110, 110))
 RAW_ALPHA = 70
 SNUG = 0.6
 MARGIN = 0.08
+AHEAD = 0.3
+AXIS_PX = 56
 
 
-def frame_y(plot: pg.PlotItem, lo: float, hi: float) -> None:
+def frame_y(plot: pg.PlotItem, lo: float, hi: float, below: float, above: float) -> None:
     """Show ``[lo, hi]`` (axis units), keeping the current range while it still fits snugly.
 
     Re-ranging re-lays the axis ticks and labels, the dearest part of a repaint, so a live
-    plot changes its range only when the data leaves it or fills much less of it.
+    plot changes its range only when the data leaves it or fills much less of it; ``below``
+    and ``above`` (fractions of the span) leave room where the curve is heading.
     """
     span = max(hi - lo, 1e-6)
     y0, y1 = plot.viewRange()[1]
     if y0 <= lo and hi <= y1 and span >= SNUG * (y1 - y0):
         return
-    plot.setYRange(lo - MARGIN * span, hi + MARGIN * span, padding=0)
+    plot.setYRange(lo - below * span, hi + above * span, padding=0)
 
 
 class RunCurves:
@@ -119,11 +122,14 @@ class TrainCurves(QWidget):
             (self.accuracy, "Accuracy at the end of each epoch", "accuracy (%)"),
         ):
             theme.style_plot(plot, grid=False)
+            plot.getAxis("left").setWidth(AXIS_PX)
+            theme.show_values(plot, False)
             plot.setTitle(f"<span style='font-size:10pt'>{title}</span>")
             plot.setLabel("bottom", "epoch")
             plot.setLabel("left", label)
             plot.setMenuEnabled(False)
-            plot.addLegend(offset=(-8, 8) if plot is self.loss else (-8, -8), labelTextSize="8pt")
+            plot.addLegend(offset=(-8, 8) if plot is self.loss else (-8, -8), labelTextSize="8pt",
+                           brush=pg.mkBrush(255, 255, 255, 190))  # fmt: skip
         self.loss.setLogMode(y=True)
         self.runs = [
             RunCurves(self.loss, self.accuracy, RUN_COLOURS[0], "RMT-pruned"),
@@ -147,6 +153,7 @@ class TrainCurves(QWidget):
         for markers in self.markers:
             markers.show(np.zeros(0))
         for plot in (self.loss, self.accuracy):
+            theme.show_values(plot, False)
             plot.disableAutoRange()
             plot.setXRange(0, max(epochs, 1), padding=0.03)
 
@@ -161,9 +168,11 @@ class TrainCurves(QWidget):
         shown = [run for run in (pruned, baseline) if run is not None and run.steps]
         losses = np.concatenate([run.loss_curve()[1] for run in shown]) if shown else []
         losses = np.log10(losses[np.asarray(losses) > 0]) if len(losses) else losses
+        theme.show_values(self.loss, bool(len(losses)))
         if len(losses):
-            frame_y(self.loss, float(losses.min()), float(losses.max()))
+            frame_y(self.loss, float(losses.min()), float(losses.max()), AHEAD, MARGIN)
         accuracy = [np.concatenate(run.accuracy_curves()[1:]) for run in shown if run.epochs]
+        theme.show_values(self.accuracy, bool(accuracy))
         if accuracy and accuracy_changed:
             values = np.concatenate(accuracy)
-            frame_y(self.accuracy, float(values.min()), float(values.max()))
+            frame_y(self.accuracy, float(values.min()), float(values.max()), MARGIN, AHEAD)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu
 
+from rmt_gui.state.events import Status
 from rmt_gui.ui import dialogs
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class TrainHost(QObject):
         self.window = window
         self.panel: TrainPanel | None = None
         self.actions: dict[str, QAction] = {}
+        self.status = Status("")
 
     def add_menu(self, menu: QMenu) -> None:
         """Fill the Train menu: show the panel, start, resume a run folder, pause/resume, stop."""
@@ -61,7 +63,7 @@ class TrainHost(QObject):
             from rmt_gui.ui.train_panel import TrainPanel
 
             panel = TrainPanel(window.settings, window.data, self.models)
-            panel.status.connect(window.show_status)
+            panel.status.connect(self.post_status)
             panel.modelFinished.connect(lambda path: window.open_paths([path], focus=False))
             panel.stateChanged.connect(window.update_actions)
             self.panel = panel
@@ -90,6 +92,12 @@ class TrainHost(QObject):
 
         return slot
 
+    def post_status(self, text: str, error: bool = False) -> None:
+        """A message of the Train tab: kept for it, shown while it is the current tab."""
+        self.status = Status(text, error)
+        if self.panel is not None and self.window.tabs.currentWidget() is self.panel:
+            self.window.show_current_status()
+
     @property
     def running(self) -> bool:
         return self.panel is not None and self.panel.running
@@ -107,9 +115,9 @@ class TrainHost(QObject):
         if panel.running:
             if not dialogs.confirm_stop_training(self.window):
                 return False
-            self.window.show_status("Stopping the training run…")
+            self.post_status("Stopping the training run…")
         if not panel.shutdown(STOP_TIMEOUT_S):
-            self.window.show_status("The training worker did not stop in time and was ended", True)
+            self.post_status("The training worker did not stop in time and was ended", True)
         self.window.settings.set_train(panel.options())
         return True
 

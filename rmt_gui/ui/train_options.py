@@ -13,7 +13,6 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -38,12 +37,13 @@ from rmt_gui.jobs.config import (
 )
 from rmt_gui.state.settings_schema import SNAPSHOTS_PER_SECOND, TrainSettings
 from rmt_gui.state.training import user_runs_dir
-from rmt_gui.ui.prune_panel import double_spin
+from rmt_gui.ui.prune_panel import described_combo, double_spin, show_choice_tip
 
 DEFAULT = TrainConfig()
 PRUNE = PruneConfig()
 RULE = PRUNE.rule
 MAX_INT = 2**31 - 1
+TOOLTIP = Qt.ItemDataRole.ToolTipRole
 
 
 def _spin(low: int, high: int, value: int, special: str = "") -> QSpinBox:
@@ -52,18 +52,6 @@ def _spin(low: int, high: int, value: int, special: str = "") -> QSpinBox:
     box.setValue(value)
     if special:
         box.setSpecialValueText(special)
-    return box
-
-
-def _combo(items: list[tuple[str, str]], current: str) -> QComboBox:
-    """A combo box of ``(key, label)`` items that stays narrow (labels also as tooltips)."""
-    box = QComboBox()
-    for key, label in items:
-        box.addItem(label, key)
-        box.setItemData(box.count() - 1, label, Qt.ItemDataRole.ToolTipRole)
-    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    box.setMinimumContentsLength(12)
-    box.setCurrentIndex(max(box.findData(current), 0))
     return box
 
 
@@ -88,7 +76,11 @@ def _folder_row(form: QFormLayout, label: str, edit: QLineEdit, button: QPushBut
 
 
 class TrainOptions(QWidget):
-    """All settings of a training run; :meth:`config` turns them into a :class:`TrainConfig`."""
+    """All settings of a training run; :meth:`config` turns them into a :class:`TrainConfig`.
+
+    The network and pruning groups are this widget's own; :attr:`output` (compare, data and
+    output folders) is placed by the panel where it stays in view without scrolling.
+    """
 
     dataFolderRequested = Signal()
 
@@ -100,7 +92,7 @@ class TrainOptions(QWidget):
         self._build_output()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for group in (self.network, self.pruning, self.output):
+        for group in (self.network, self.pruning):
             layout.addWidget(group)
         layout.addStretch(1)
         self.source.currentIndexChanged.connect(self._source_changed)
@@ -109,7 +101,7 @@ class TrainOptions(QWidget):
         self.load(options)
 
     def _build_network(self) -> None:
-        self.source = _combo([], "")
+        self.source = described_combo([], "")
         self.source.setToolTip("Train a new network, or go on training a model open in a tab")
         self.dims = QLineEdit()
         self.dims.setToolTip("Layer widths from the 784 input pixels to the 10 classes")
@@ -133,15 +125,19 @@ class TrainOptions(QWidget):
 
     def _build_pruning(self) -> None:
         self.every = _spin(1, 100_000, PRUNE.every_epochs)
-        self.every_unit = _combo([("epochs", "epochs"), ("steps", "steps")], "epochs")
+        self.every_unit = described_combo(
+            [("epochs", "epochs", "Cut every N epochs"), ("steps", "steps", "Cut every N steps")],
+            "epochs",
+        )
         every_row = QHBoxLayout()
         every_row.addWidget(self.every, 1)
         every_row.addWidget(self.every_unit)
-        self.first_cut = _combo(
-            [("start", "at the start (the random init, as the notebook)"),
-             ("end", "after the first period (a trained network)")], PRUNE.first_cut,
+        self.first_cut = described_combo(
+            [("start", "at the start", "Cut the random initialisation first, as the notebook"),
+             ("end", "after one period", "First cut after one period: a trained network")],
+            PRUNE.first_cut,
         )  # fmt: skip
-        self.variant = _combo([(v, f"{v}: {VARIANT_HELP[v]}") for v in VARIANTS], PRUNE.variant)
+        self.variant = described_combo([(v, v, VARIANT_HELP[v]) for v in VARIANTS], PRUNE.variant)
         self.keep_noise = double_spin(0.0, 1.0, 0.05, RULE.keep_noise)
         self.keep_noise.setToolTip("f: fraction of the noise singular values kept (paper: 0.45)")
         self.schedule = QLineEdit()
@@ -153,8 +149,10 @@ class TrainOptions(QWidget):
         self.skip_poor = QCheckBox("Leave layers with a poor MP fit alone")
         self.factorize = QCheckBox("Factorise a layer in two when that is smaller")
         self.min_rank = _spin(0, 1_000_000, 0, "output width")
-        self.formula = _combo([("paper", "paper (TW exponent 4/3)"),
-                               ("notebook", "notebook ((1+√γ)**4/3)")], RULE.formula)  # fmt: skip
+        self.formula = described_combo(
+            [("paper", "paper", "The paper's Tracy–Widom scaling: exponent 4/3"),
+             ("notebook", "notebook", "The notebook's scaling: (1+√γ)**4/3")], RULE.formula,
+        )  # fmt: skip
         self.alpha = double_spin(0.0, 0.49, 0.05, RULE.alpha)
         self.beta = double_spin(0.001, 0.999, 0.05, RULE.beta, decimals=3)
         self.pruning = QGroupBox("&Prune during training (RMT-SVD with BEMA)")
@@ -227,11 +225,14 @@ class TrainOptions(QWidget):
         self._models = list(models)
         self.source.blockSignals(True)
         self.source.clear()
-        self.source.addItem("a new network (layer widths below)")
-        for title, _model, _dims in models:
-            self.source.addItem(f"{title} (its current step)")
+        self.source.addItem("a new network", "")
+        self.source.setItemData(0, "A new network of the layer widths below", TOOLTIP)
+        for index, (title, _model, _dims) in enumerate(models, start=1):
+            self.source.addItem(title, title)
+            self.source.setItemData(index, f"{title}, from its current step", TOOLTIP)
         self.source.setCurrentIndex(max(self.source.findText(current), 0))
         self.source.blockSignals(False)
+        show_choice_tip(self.source)
         self._source_changed()
 
     def start_model(self) -> Any | None:

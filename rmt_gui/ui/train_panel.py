@@ -95,6 +95,16 @@ def run_label(pruned: bool, comparison: bool = False) -> str:
     return "baseline (no pruning)" if comparison else "no pruning"
 
 
+def ended_text(run: RunState) -> str:
+    """How a run ended for the status bar: ``RMT-pruned cancelled at epoch 1.37, 95.12%``
+    (the accuracy of the model it saved, when it was tested)."""
+    ended = run.ended
+    if ended is None:
+        return f"{run.label} {run.status}"
+    accuracy = f", {100 * ended.test_accuracy:.2f}%" if ended.test_accuracy is not None else ""
+    return f"{run.label} {ended.status} at epoch {ended.epochs_done:.2f}{accuracy}"
+
+
 def app_threads() -> int:
     """Torch threads for a run in the app: all cores but one, kept for the UI."""
     return max(1, (os.cpu_count() or 2) - 1)
@@ -179,6 +189,7 @@ class TrainPanel(QWidget):
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(scroll, 1)
+        column.addWidget(self.form.output)
         extra = QHBoxLayout()
         extra.addWidget(self.defaults_button)
         extra.addWidget(self.resume_button)
@@ -244,6 +255,7 @@ class TrainPanel(QWidget):
         paused = self.pause_gate is not None and self.pause_gate.paused
         self.pause_button.setText("Resume" if paused and run is not None else "Pause")
         self.form.setEnabled(run is None)
+        self.form.output.setEnabled(run is None)
         self.defaults_button.setEnabled(run is None)
         self.resume_button.setEnabled(run is None)
         self.stateChanged.emit()
@@ -386,17 +398,25 @@ class TrainPanel(QWidget):
         run = self._active
         if run is None:
             return
-        self._queue.clear()
+        self._drop_queue()
         self.runner.cancel()
         run.status = "stopping"
         self.session.mark("status")
         self._update_buttons()
         self._draw({"status"})
 
+    def _drop_queue(self) -> None:
+        """Forget the runs still waiting their turn (a stop or a failure ends the session):
+        they leave the session too, so the views end on the run that really ran."""
+        for run, *_ in self._queue:
+            self.session.runs.remove(run)
+        self._queue.clear()
+        self.session.mark("status", "table")
+
     def shutdown(self, timeout_s: float = 30.0) -> bool:
         """Stop the run and its worker process (the run gets ``timeout_s`` to end by itself,
         then the worker is killed); late events are dropped."""
-        self._queue.clear()
+        self._drop_queue()
         self.timer.stop()
         finished = self.runner.close(timeout_s)
         self._active = None
@@ -430,13 +450,13 @@ class TrainPanel(QWidget):
         """The worker is done with a run: the baseline next, unless stopped."""
         run = self._active
         if run is not None and run.status != "finished":
-            self._queue.clear()
+            self._drop_queue()
         self._next_run()
 
     def _run_failed(self, run: RunState, message: str) -> None:
         run.fail(message)
         self.session.mark(*ALL_PARTS)
-        self._queue.clear()
+        self._drop_queue()
         self._say(f"Training failed: {message}", True)
         show_error(self, "Training failed", f"Training failed: {message}")
         self._finish()
@@ -457,7 +477,7 @@ class TrainPanel(QWidget):
             self.bottom.setCurrentWidget(self.table)
         runs = self.session.runs
         if runs and not runs[-1].error:
-            summary = "; ".join(f"{r.label} {r.status}" for r in runs)
+            summary = "; ".join(ended_text(r) for r in runs)
             self._say(f"Training over: {summary}", False)
         self._update_buttons()
 

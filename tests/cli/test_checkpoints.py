@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from rmt_gui.cli import main
 from rmt_gui.model.export import export_model
 from rmt_gui.model.tree import build_mlp
-from tests.model.files import (
+from tests.helpers.model_files import (
     PlainNet,
     mlp,
     safetensors_bytes,
@@ -33,7 +33,7 @@ from tests.model.files import (
 MARKER_NAME = "code-was-executed"
 LAYER_KEYS = {
     "name", "shape", "params", "sv_max", "n_signal", "sigma2", "lambda_plus",
-    "sv_threshold", "fit_error", "good_fit", "rank_gavish_donoho",
+    "sv_threshold", "fit_error", "good_fit", "rank_gavish_donoho", "role", "block", "prunable",
 }  # fmt: skip
 
 
@@ -135,7 +135,7 @@ def test_pickled_module_refused_then_trusted(tmp_path: Path, capsys: pytest.Capt
     path = tmp_path / "whole.pt"
     torch.save(PlainNet(), path)
     line = assert_one_line_error(run_cli("analyze", str(path)), path, "--trust")
-    assert "tests.model.files.PlainNet" in line
+    assert "tests.helpers.model_files.PlainNet" in line
     assert main(["analyze", str(path), "--trust", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert [layer["name"] for layer in doc["layers"]] == ["fc1.weight", "fc2.weight"]

@@ -13,8 +13,8 @@ from rmt_gui.model.data import load_mnist
 from rmt_gui.model.evaluate import evaluate
 from rmt_gui.model.export import export_model
 from rmt_gui.model.tree import tree_from_state_dict
-from tests.conftest import DATA_DIR
-from tests.model.files import PlainNet, centroid_state, save_torchscript
+from tests.helpers.model_files import PlainNet, centroid_state, save_torchscript
+from tests.helpers.paths import DATA_DIR
 
 JSON_KEYS = {"file", "params", "accuracy", "loss", "count", "seconds"}
 

@@ -92,7 +92,7 @@ def test_the_table_shows_dashes_for_the_missing_fit(
     lines = out.splitlines()
     assert status == 1 and lines[1].split()[:4] == ["layer", "shape", "params", "sv_max"]
     row = lines[3].split()
-    assert row[:3] == ["l00001.weight", "3x5", "15"] and row[4:] == ["-"] * 7
+    assert row[:3] == ["l00001.weight", "3x5", "15"] and row[4:] == ["-"] * 9
     assert float(row[3]) == pytest.approx(np.linalg.norm(many[1]["l00001.weight"], 2), 1e-3)
     notes = [line for line in lines if line.startswith("note: ")]
     assert len(notes) == COUNT - 1

@@ -14,8 +14,8 @@ from rmt_gui.model.data import load_mnist
 from rmt_gui.model.evaluate import evaluate
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.spectral import bema_fit, keep_rank, spectrum_of
-from tests.conftest import DATA_DIR
-from tests.model.files import save_torchscript, sequential, trained_mlp
+from tests.helpers.model_files import save_torchscript, sequential, trained_mlp
+from tests.helpers.paths import DATA_DIR
 
 ROW_KEYS = {
     "name", "shape", "n_signal", "good_fit", "rank_before", "rank_after", "factorized",

@@ -19,7 +19,7 @@ from rmt_gui.cli import main
 from rmt_gui.model.export import export_model
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.model.tree import tree_from_state_dict
-from tests.model.files import PlainNet, save_torchscript, sequential
+from tests.helpers.model_files import PlainNet, save_torchscript, sequential
 
 
 def one_line_error(capsys: pytest.CaptureFixture, argv: list[str]) -> str:

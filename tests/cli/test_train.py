@@ -13,7 +13,7 @@ import pytest
 from rmt_gui.cli import main
 from rmt_gui.cli.train import Progress
 from rmt_gui.model.opener import open_checkpoint
-from tests.conftest import DATA_DIR, REPO
+from tests.helpers.paths import DATA_DIR, REPO
 
 SMALL = [
     "train", "--dims", "784,32,10", "--epochs", "2", "--limit-train", "500",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rmt_gui.cli import main
-from tests.conftest import DATA_DIR, REPO
+from tests.helpers.paths import DATA_DIR, REPO
 from tests.helpers.training_runs import (
     assert_logs_match,
     assert_same_model,

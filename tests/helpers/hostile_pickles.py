@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from tests.model.files import state
+from tests.helpers.model_files import state
 
 LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
 

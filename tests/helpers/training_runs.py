@@ -12,7 +12,7 @@ import torch
 from rmt_gui.jobs.trainer import TrainData
 from rmt_gui.model.data import load_mnist
 from rmt_gui.model.opener import open_checkpoint
-from tests.conftest import DATA_DIR
+from tests.helpers.paths import DATA_DIR
 
 MAX_WEIGHT_DIFF = 1e-6
 

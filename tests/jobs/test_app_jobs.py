@@ -27,7 +27,7 @@ from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.model.pruning import PruneRule
 from rmt_gui.model.tree import build_mlp
 from rmt_gui.spectral import analyze_matrix
-from tests.conftest import DATA_DIR
+from tests.helpers.paths import DATA_DIR
 
 
 @pytest.fixture
@@ -80,7 +80,9 @@ def test_preview_and_apply(mlp_file) -> None:
 def test_evaluation_in_chunks_equals_the_core(mlp_file) -> None:
     model = open_checkpoint(mlp_file).build_model()
     items = list(evaluate_job(model, DATA_DIR, 700, CancelToken(), batch_size=300))
-    assert [i.done for i in items if isinstance(i, EvalProgress)] == [300, 600, 700]
+    progress = [(i.phase, i.done, i.total) for i in items if isinstance(i, EvalProgress)]
+    assert progress[:2] == [("loading", 0, 0), ("evaluating", 0, 700)]
+    assert [done for _, done, _ in progress[2:]] == [300, 600, 700]
     result = items[-1]
     assert isinstance(result, EvalResult)
     expected = evaluate(model, load_mnist(DATA_DIR).head(700))
@@ -89,7 +91,7 @@ def test_evaluation_in_chunks_equals_the_core(mlp_file) -> None:
 
 
 def test_sweep_order_and_points(mlp_file) -> None:
-    assert sweep_ranks(32, 5, [7]) == [1, 2, 6, 7, 13, 32]
+    assert sweep_ranks(32, 5, [7]) == [1, 2, 7, 13, 32]
     order = coarse_to_fine(list(range(9)))
     assert order[:3] == [0, 8, 4] and sorted(order) == list(range(9))
     model = open_checkpoint(mlp_file).build_model()

@@ -13,13 +13,16 @@ import pytest
 
 from rmt_gui.errors import RmtGuiError
 from rmt_gui.jobs.process_worker import (
+    MEMORY_VARIABLE,
     THREAD_VARIABLES,
     JobEnded,
     JobSpec,
     ProcessWorker,
+    default_memory_limit,
     describe_failure,
     dumps,
     exit_message,
+    parse_memory_limit,
 )
 from rmt_gui.spectral.spectrum import Spectrum
 
@@ -80,7 +83,7 @@ def test_a_job_error_is_one_line_and_the_child_goes_on(worker) -> None:
     [
         ("crashing", (signal.SIGSEGV,), "the worker crashed (signal 11)"),
         ("crashing", (signal.SIGABRT,), "the worker crashed (signal 6)"),
-        ("hungry", (4 * LIMIT,), "the worker ran out of memory"),
+        ("hungry", (4 * LIMIT,), "the worker ran out of memory (cap 1.0 GB)"),
     ],
 )
 def test_a_dying_child_ends_its_job_with_one_error(worker, job, args, message) -> None:
@@ -163,6 +166,11 @@ def test_failures_read_as_one_line() -> None:
         "the worker ran out of memory"
     )
     assert describe_failure(MemoryError()) == "the worker ran out of memory"
+    noted = MemoryError()
+    noted.add_note("reading layer w")
+    assert describe_failure(noted, 6 << 30) == (
+        "the worker ran out of memory (cap 6.0 GB) reading layer w"
+    )
     assert describe_failure(RmtGuiError("x.pt: bad")) == "x.pt: bad"
     assert describe_failure(ValueError("boom")) == "internal error: ValueError: boom"
     assert exit_message(-11) == "the worker crashed (signal 11)"
@@ -182,3 +190,31 @@ def test_a_child_killed_while_paused_leaves_the_controls_working(worker) -> None
     again = collect(worker, JobSpec(JOBS, "counting", (2, 0.0)), cancel_after=1)
     assert again[-1] in (JobEnded("done"), JobEnded("cancelled"))
     assert again[0]["pid"] == worker.pid
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [("0.25", 1 << 30), ("6G", 6 << 30), ("512MB", 512 << 20), ("123456", 123456), ("none", None)],
+)
+def test_memory_cap_setting(setting: str, expected: int | None) -> None:
+    assert parse_memory_limit(setting, ram=4 << 30) == expected
+
+
+@pytest.mark.parametrize("setting", ["lots", "-1G", "0"])
+def test_bad_memory_cap_setting_is_refused(setting: str) -> None:
+    with pytest.raises(ValueError):
+        parse_memory_limit(setting, ram=4 << 30)
+
+
+def test_memory_cap_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MEMORY_VARIABLE, "3G")
+    assert default_memory_limit() == 3 << 30
+    assert ProcessWorker(memory_limit="auto").memory_limit == 3 << 30
+
+
+def test_a_released_worker_starts_a_fresh_child(worker) -> None:
+    first = collect(worker, JobSpec(JOBS, "counting", (1, 0.0)))
+    worker.release()
+    assert worker.pid is None
+    second = collect(worker, JobSpec(JOBS, "counting", (1, 0.0)))
+    assert first[0]["pid"] != second[0]["pid"] and second[-1] == JobEnded("done")

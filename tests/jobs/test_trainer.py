@@ -29,7 +29,7 @@ from rmt_gui.model.data import load_mnist
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.model.tree import build_mlp
 from rmt_gui.spectral import keep_rank
-from tests.conftest import DATA_DIR
+from tests.helpers.paths import DATA_DIR
 
 # 600 images in batches of 100: 6 steps per epoch, 2 epochs, 12 steps.
 SMALL = TrainConfig(dims=(784, 32, 10), epochs=2, batch_size=100, seed=5)

@@ -20,7 +20,7 @@ from rmt_gui.model.data import load_mnist
 from rmt_gui.model.surgery import numerical_rank
 from rmt_gui.model.tree import build_mlp, tree_from_state_dict
 from rmt_gui.spectral import gavish_donoho_rank
-from tests.conftest import DATA_DIR
+from tests.helpers.paths import DATA_DIR
 
 # 600 images in batches of 100: 6 steps per epoch, 2 epochs; a cut every 4 steps.
 SMALL = TrainConfig(dims=(784, 32, 10), epochs=2, batch_size=100, seed=5,

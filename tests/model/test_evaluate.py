@@ -12,8 +12,8 @@ from rmt_gui.model import data as data_module
 from rmt_gui.model.data import has_mnist, load_mnist, resolve_data_root, user_cache_dir
 from rmt_gui.model.evaluate import evaluate
 from rmt_gui.model.tree import NotRunnableError, tree_from_state_dict
-from tests.conftest import DATA_DIR
-from tests.model.files import PlainNet, centroid_state, mlp
+from tests.helpers.model_files import PlainNet, centroid_state, mlp
+from tests.helpers.paths import DATA_DIR
 
 COUNT = 600
 

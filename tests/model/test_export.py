@@ -17,8 +17,8 @@ from rmt_gui.model.export import atomic_write, export_model
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.model.surgery import truncate
 from rmt_gui.model.tree import NotRunnableError, build_mlp, tree_from_state_dict
-from tests.conftest import DATA_DIR
-from tests.model.files import mlp
+from tests.helpers.model_files import mlp
+from tests.helpers.paths import DATA_DIR
 
 FORMATS = {
     "rmt-gui": ("model.rmt", "rmt-gui"),

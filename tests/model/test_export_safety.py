@@ -25,8 +25,8 @@ from rmt_gui.model.evaluate import evaluate
 from rmt_gui.model.export import default_format, export_model, weights_only_warning
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.model.tree import NotRunnableError, build_mlp
-from tests.conftest import DATA_DIR
-from tests.model.files import SmallCnn, mlp, save_torchscript
+from tests.helpers.model_files import SmallCnn, mlp, save_torchscript
+from tests.helpers.paths import DATA_DIR
 
 OLD = 60.0
 """Seconds since a leftover was last written: well past the grace a live writer gets."""

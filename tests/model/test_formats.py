@@ -17,7 +17,7 @@ from rmt_gui.model.export import export_model
 from rmt_gui.model.formats.torch_files import TrustRequiredError
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.model.surgery import truncate
-from tests.model.files import PlainNet, SmallCnn, mlp, save_torchscript, sequential, state
+from tests.helpers.model_files import PlainNet, SmallCnn, mlp, save_torchscript, sequential, state
 
 MLP_LAYERS = ["fc1.weight", "fc2.weight"]
 
@@ -162,7 +162,7 @@ def test_pickled_module_needs_trust(tmp_path: Path) -> None:
     with pytest.raises(TrustRequiredError) as info:
         open_checkpoint(path)
     message = str(info.value)
-    assert str(path) in message and "tests.model.files.PlainNet" in message
+    assert str(path) in message and "tests.helpers.model_files.PlainNet" in message
     assert "runs code" in message and "--trust" in message
     checkpoint = open_checkpoint(path, trust=True)
     assert checkpoint.format == "pickled-module"

@@ -7,7 +7,7 @@ import torch
 
 from rmt_gui.model.history import History
 from rmt_gui.model.surgery import parameter_count, truncate
-from tests.model.files import mlp
+from tests.helpers.model_files import mlp
 
 
 def rank_of(model: torch.nn.Module) -> int:

@@ -19,7 +19,7 @@ from rmt_gui.model.tree import build_mlp, tree_from_state_dict
 from rmt_gui.spectral import energy_rank, gavish_donoho_rank, keep_rank, mp_edge_rank
 from rmt_gui.spectral.bema import MIN_BETA
 from rmt_gui.spectral.spectrum import spectrum_of
-from tests.model.files import PlainNet, SmallCnn, sequential
+from tests.helpers.model_files import PlainNet, SmallCnn, sequential
 
 REAL_FIELDS = sorted(RANGES)
 

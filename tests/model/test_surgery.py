@@ -20,7 +20,7 @@ from rmt_gui.model.surgery import (
 )
 from rmt_gui.model.tree import is_factor_pair
 from rmt_gui.spectral import keep_rank
-from tests.model.files import SmallCnn, mlp, save_torchscript, sequential
+from tests.helpers.model_files import SmallCnn, mlp, save_torchscript, sequential
 
 IMAGES = torch.rand(16, 1, 28, 28, generator=torch.Generator().manual_seed(1))
 

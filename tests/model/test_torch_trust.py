@@ -41,7 +41,7 @@ from tests.helpers.hostile_pickles import (
     rewrite_members,
     save_hostile,
 )
-from tests.model.files import mlp, state
+from tests.helpers.model_files import mlp, state
 
 UNDECODABLE = os.fsdecode(b"model_\xff.pt")
 DELETE = object()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rmt_gui.spectral import analyze_matrix, bema_fit, spectrum_of
-from tests.conftest import CASES_DIR
+from tests.helpers.paths import CASES_DIR
 
 
 def _cases() -> list[dict]:

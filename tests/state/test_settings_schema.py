@@ -154,7 +154,7 @@ def test_writing_one_group_keeps_the_valid_fields_of_the_other() -> None:
     doc = with_section(doc, "view", ViewSettings(sweep_points=9))
     assert doc["train"] == {"epochs": 4}
     assert doc["view"]["sweep_points"] == 9 and doc["view"]["eval_count"] == 10_000
-    assert set(doc) == {"version", "view", "train"}
+    assert set(doc) == {"version", "view", "train", "files"}
     assert read(ViewSettings, decode(encode(doc))["view"], ViewSettings()) == ViewSettings(
         sweep_points=9
     )

@@ -1,8 +1,7 @@
-"""The live training state, fed with a real short run: curves, cuts, layers, table, paths."""
+"""The live training state, fed with synthetic runs' events: curves, cuts, layers, table, paths."""
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -10,12 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rmt_gui.jobs.config import PruneConfig, SnapshotPolicy, TrainConfig
-from rmt_gui.jobs.control import CancelToken, PauseGate
 from rmt_gui.jobs.events import EpochEnd, PruneEvent, RunEnded, StepLoss
-from rmt_gui.jobs.trainer import TrainData
-from rmt_gui.jobs.training_job import training_job
-from rmt_gui.model.data import load_mnist
 from rmt_gui.state.training import (
     RunState,
     TrainingSession,
@@ -25,31 +19,21 @@ from rmt_gui.state.training import (
     new_run_dir,
     user_runs_dir,
 )
-from tests.conftest import DATA_DIR
+from tests.helpers.training_events import run_events
 
-# 6 steps per epoch, 3 epochs, a cut at the start of every epoch (the first on the init).
-CONFIG = TrainConfig(dims=(784, 48, 10), epochs=3, batch_size=100, seed=2, prune=PruneConfig())
+BATCH = 4
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainingSession, list, list]:
-    """A pruned run and its baseline fed into a session; also their raw events."""
-    data = TrainData(load_mnist(DATA_DIR, train=True).head(600),
-                     load_mnist(DATA_DIR, train=False).head(300))  # fmt: skip
-    folder = tmp_path_factory.mktemp("runs")
+def session() -> tuple[TrainingSession, list, list]:
+    """A pruned run and its baseline fed into a session in batches; also their raw events."""
     session = TrainingSession()
     runs = []
-    for label, config, baseline in (
-        ("pruned", CONFIG, False),
-        ("baseline", dataclasses.replace(CONFIG, prune=None), True),
-    ):
-        run = session.add_run(label, folder / label, baseline)
-        cancel = CancelToken()
-        events = []
-        for batch in training_job(config, run.run_dir, SnapshotPolicy(every_steps=2), cancel,
-                                  PauseGate(cancel), data=data):  # fmt: skip
-            session.apply(run, batch)
-            events.extend(batch)
+    for label, pruned in (("pruned", True), ("baseline", False)):
+        run = session.add_run(label, Path(label), not pruned)
+        events = run_events(pruned)
+        for start in range(0, len(events), BATCH):
+            session.apply(run, tuple(events[start : start + BATCH]))
         runs.append(events)
     return session, runs[0], runs[1]
 

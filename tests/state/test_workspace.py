@@ -8,11 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from torch import nn
 
-from rmt_gui.model.pruning import LayerPlan
 from rmt_gui.state.document import Document
 from rmt_gui.state.events import (
     Busy,
@@ -22,7 +19,6 @@ from rmt_gui.state.events import (
     Sweep,
     SweepPoint,
 )
-from rmt_gui.state.preview import plans_to_apply, preview_rows, summarize
 from rmt_gui.state.workspace import Workspace
 
 
@@ -183,59 +179,6 @@ def test_the_workspace_announces_documents_and_sessions() -> None:
     statuses = _record(space.status_changed)
     space.post_status("refused", True)
     assert statuses == [Status("refused", True)] == [space.status]
-
-
-def _plan(
-    rank: int, shape=(64, 784), factorize: bool = False, skipped: str = "", name: str = "fc"
-) -> LayerPlan:
-    """A layer plan as the pruning module makes it: bias of ``shape[0]``, split when smaller."""
-    before = shape[0] * shape[1] + shape[0]
-    split = factorize and not skipped and rank * sum(shape) < shape[0] * shape[1]
-    after = rank * sum(shape) + shape[0] if split else before
-    return LayerPlan(name, shape, rank, 5, True, split, before, after, skipped)
-
-
-def test_a_preview_caps_the_rank_and_counts_only_changes() -> None:
-    rows = preview_rows(
-        (_plan(50), _plan(10, (10, 64), name="out"), _plan(30), _plan(64, skipped="poor fit")),
-        {"fc": 40, "out": 10},
-    )
-    assert [(r.rank_before, r.rank_after, r.changed, r.note) for r in rows] == [
-        (40, 40, False, "unchanged"), (10, 10, False, "unchanged"), (40, 30, True, ""),
-        (40, 40, False, "poor fit"),
-    ]  # fmt: skip
-    assert plans_to_apply(rows) == (_plan(30),)
-    total = summarize(rows, 100_000)
-    assert (total.params_after, total.changed, total.layers) == (100_000, 1, 4)
-
-
-def test_a_capped_split_is_recounted_or_dropped() -> None:
-    (split,) = preview_rows((_plan(50, factorize=True),), {"fc": 40})
-    assert split.plan == _plan(40, factorize=True) and split.note == "factorised"
-    shape = (64, 100)
-    (kept,) = preview_rows((_plan(30, shape, factorize=True),), {"fc": 60})
-    assert kept.plan.factorize and kept.rank_after == 30 and kept.changed
-    wide = LayerPlan("fc", shape, 50, 5, True, True, 6464, 50 * 164 + 64)
-    (dropped,) = preview_rows((wide,), {"fc": 45})
-    assert not dropped.plan.factorize and not dropped.changed and dropped.note == "unchanged"
-    assert dropped.plan.params_after == dropped.plan.params_before
-    assert summarize((), 0).share == 100.0
-
-
-@given(
-    rank=st.integers(1, 64),
-    current=st.integers(1, 64),
-    factorize=st.booleans(),
-    skipped=st.sampled_from(["", "poor fit"]),
-)
-def test_a_preview_never_raises_a_rank_nor_adds_parameters(
-    rank: int, current: int, factorize: bool, skipped: str
-) -> None:
-    (row,) = preview_rows((_plan(rank, factorize=factorize, skipped=skipped),), {"fc": current})
-    assert row.rank_after <= row.rank_before
-    assert row.plan.params_after <= row.plan.params_before
-    assert row.changed == (not skipped and (min(rank, current) < current or row.plan.factorize))
-    assert ("factorised" in row.note) == (row.changed and row.plan.factorize)
 
 
 def test_the_state_imports_no_qt() -> None:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from PySide6.QtWidgets import QApplication
 from torch import nn
 
 from rmt_gui.model.native import save_native
@@ -16,10 +15,7 @@ from rmt_gui.state.settings_schema import ViewSettings
 from rmt_gui.ui.app import application
 from rmt_gui.ui.main_window import MainWindow
 from rmt_gui.ui.settings import AppSettings, ini_settings
-from tests.conftest import DATA_DIR
-
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
-WAIT_MS = 60_000
+from tests.helpers.paths import DATA_DIR
 
 
 def train_briefly(dims: list[int], steps: int, seed: int = 0) -> nn.Module:
@@ -78,54 +74,3 @@ def window(qtbot, settings: AppSettings) -> Iterator[MainWindow]:
         assert view.runner.wait(60)
     win.close()
     win.deleteLater()
-
-
-def open_and_wait(qtbot, win: MainWindow, path: Path, preview: bool = True):
-    """Open ``path`` and wait until its spectra (and prune preview) are ready."""
-    win.open_paths([path])
-    view = win.tabs.currentWidget()
-    qtbot.waitUntil(lambda: view.document is not None, timeout=WAIT_MS)
-    wait_ready(qtbot, view, preview)
-    return view
-
-
-def wait_ready(qtbot, view, preview: bool = True) -> None:
-    """Wait until every layer of the current state is analysed and a preview is shown."""
-    qtbot.waitUntil(
-        lambda: view.document.analysis().complete and not view.runner.running("open")
-        and (not preview or (view.preview is not None
-                             and view.preview.model is view.document.model)),
-        timeout=WAIT_MS,
-    )  # fmt: skip
-
-
-def save_screenshot(widget, name: str) -> Path:
-    """Grab ``widget`` into ``tests/screenshots/NAME.png`` (after pending layout updates)."""
-    QApplication.processEvents()
-    SCREENSHOTS.mkdir(exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    assert widget.grab().save(str(path))
-    return path
-
-
-def small_training(
-    panel,
-    out: Path,
-    *,
-    limit: int = 3200,
-    epochs: int = 2,
-    every: int = 50,
-    dims: str = "784,64,10",
-    compare: bool = False,
-) -> None:
-    """Train-panel settings for a short run: batches of 32 from the first ``limit`` images."""
-    form = panel.form
-    form.dims.setText(dims)
-    form.epochs.setValue(epochs)
-    form.batch.setValue(32)
-    form.limit_train.setValue(limit)
-    form.limit_test.setValue(500)
-    form.every.setValue(every)
-    form.every_unit.setCurrentIndex(form.every_unit.findData("steps"))
-    form.compare.setChecked(compare)
-    form.out_folder.setText(str(out))

@@ -11,8 +11,8 @@ from rmt_gui.model.data import load_mnist
 from rmt_gui.model.evaluate import evaluate
 from rmt_gui.model.surgery import truncate
 from rmt_gui.ui.dialogs import DataMissingDialog
-from tests.conftest import DATA_DIR
-from tests.ui.conftest import WAIT_MS, open_and_wait, wait_ready
+from tests.helpers.app_window import WAIT_MS, open_and_wait, wait_ready
+from tests.helpers.paths import DATA_DIR
 
 
 def test_evaluate_records_the_result_on_the_step(qtbot, window, model_files) -> None:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.model.surgery import get_weight
 from rmt_gui.ui.dialogs import EXPORT_FILTERS
-from tests.ui.conftest import WAIT_MS, open_and_wait, wait_ready
+from tests.helpers.app_window import WAIT_MS, open_and_wait, wait_ready
 
 
 def prune(qtbot, view) -> None:

@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QFileDialog
 
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.ui.dialogs import EXPORT_FILTERS
-from tests.model.files import SmallCnn, save_torchscript
-from tests.ui.conftest import WAIT_MS, open_and_wait
+from tests.helpers.app_window import WAIT_MS, open_and_wait
+from tests.helpers.model_files import SmallCnn, save_torchscript
 
 
 def test_scripted_cnn_is_offered_as_torchscript(qtbot, window, tmp_path, monkeypatch) -> None:

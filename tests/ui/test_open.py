@@ -7,23 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from rmt_gui.spectral.histogram import histogram, mp_curve, spectrum_values
 from rmt_gui.state.plot_data import effective_bins
 from rmt_gui.ui.main_window import MainWindow
-from tests.model.files import PlainNet
-from tests.ui.conftest import WAIT_MS, open_and_wait, wait_ready
-
-
-def message_box(name: str) -> QMessageBox | None:
-    """The open message box called ``name``, if any."""
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, QMessageBox) and widget.objectName() == name and widget.isVisible():
-            return widget
-    return None
+from tests.helpers.app_window import WAIT_MS, message_box, open_and_wait, wait_ready
+from tests.helpers.drops import drop
+from tests.helpers.model_files import PlainNet
 
 
 def test_open_shows_layers_and_plots_the_cores_numbers(qtbot, window, model_files) -> None:
@@ -61,7 +53,8 @@ def test_every_table_column_is_visible_at_the_default_size(qtbot, window, model_
     assert window.width() == 1500
     assert table.horizontalHeader().length() <= table.viewport().width()
     assert not table.horizontalScrollBar().isVisible()
-    assert table.columnWidth(0) >= table.fontMetrics().horizontalAdvance("fc1.weight")
+    assert table.model().index(0, 0).data() == "fc1"
+    assert table.columnWidth(0) >= table.fontMetrics().horizontalAdvance("fc1")
 
 
 def test_singular_value_scale_and_linear_axis(qtbot, window, model_files) -> None:
@@ -88,24 +81,7 @@ def test_keyboard_moves_through_layers(qtbot, window, model_files) -> None:
     assert view.spectrum.report.name == "fc2.weight"
     view.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)
     first = view.table.model().index(0, 0).data()
-    assert first == "fc2.weight"
-
-
-def drop(win: MainWindow, paths: list[Path]) -> None:
-    """Deliver a synthetic drag-enter and drop of ``paths`` to the window."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    enter = QDragEnterEvent(
-        QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )  # fmt: skip
-    QApplication.sendEvent(win, enter)
-    assert enter.isAccepted()
-    event = QDropEvent(
-        QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )  # fmt: skip
-    QApplication.sendEvent(win, event)
+    assert first == "fc2"
 
 
 def test_drop_several_files_opens_tabs_and_overlay(qtbot, window, model_files) -> None:
@@ -126,24 +102,29 @@ def test_drop_several_files_opens_tabs_and_overlay(qtbot, window, model_files) -
     assert window.tabs.count() == 2
 
 
-def test_bad_file_shows_the_file_and_problem(qtbot, window, tmp_path) -> None:
+def failed_view(qtbot, win: MainWindow, path: Path):
+    """Open ``path`` and wait until its tab shows why it could not be opened."""
+    win.open_paths([path])
+    view = next(v for v in win.views() if v.path == path)
+    qtbot.waitUntil(lambda: bool(view.failure), timeout=WAIT_MS)
+    return view
+
+
+def test_bad_file_shows_the_file_and_problem_in_its_tab(qtbot, window, tmp_path) -> None:
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"\x80\x02this is not a pickle")
-    window.open_paths([bad])
-    qtbot.waitUntil(lambda: message_box("errorBox") is not None, timeout=WAIT_MS)
-    box = message_box("errorBox")
-    assert "broken.pt" in box.text()
+    view = failed_view(qtbot, window, bad)
+    assert view.error.isVisibleTo(view) and "broken.pt" in view.error.text()
+    assert "\n" not in view.failure
     assert "broken.pt" in window.message.text()
-    assert window.tabs.count() == 0
-    assert window.stack.currentWidget() is window.empty
-    box.accept()
+    assert window.tabs.count() == 1 and view.document is None
+    assert window.tabs.tabText(0).startswith("⚠")
+    assert message_box("errorBox") is None
 
 
 def test_missing_file_message(qtbot, window, tmp_path) -> None:
-    window.open_paths([tmp_path / "nope.pt"])
-    qtbot.waitUntil(lambda: message_box("errorBox") is not None, timeout=WAIT_MS)
-    assert "no such file" in message_box("errorBox").text()
-    message_box("errorBox").accept()
+    view = failed_view(qtbot, window, tmp_path / "nope.pt")
+    assert "no such file" in view.failure and "nope.pt" in view.failure
 
 
 def test_pickled_module_asks_for_trust(qtbot, window, tmp_path) -> None:
@@ -153,13 +134,14 @@ def test_pickled_module_asks_for_trust(qtbot, window, tmp_path) -> None:
     qtbot.waitUntil(lambda: message_box("trustBox") is not None, timeout=WAIT_MS)
     box = message_box("trustBox")
     assert "runs code" in box.text()
-    assert window.tabs.count() == 0
+    assert "PlainNet" in box.text()
+    view = window.tabs.currentWidget()
+    assert view.document is None
     trust = next(b for b in box.buttons() if "run its code" in b.text())
     trust.click()
-    qtbot.waitUntil(lambda: window.tabs.count() == 1, timeout=WAIT_MS)
-    view = window.tabs.currentWidget()
     qtbot.waitUntil(lambda: view.document is not None, timeout=WAIT_MS)
     wait_ready(qtbot, view)
+    assert window.tabs.count() == 1
     assert view.document.checkpoint.format == "pickled-module"
     assert [r.name for r in view.document.reports()] == ["fc1.weight", "fc2.weight"]
 

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from rmt_gui.model.pruning import PruneRule, output_dim, plan
 from rmt_gui.model.surgery import parameter_count
-from tests.ui.conftest import WAIT_MS, open_and_wait, wait_ready
+from tests.helpers.app_window import WAIT_MS, open_and_wait, wait_ready
 
 
 def mouse(widget, kind: QEvent.Type, pos: QPointF, buttons: Qt.MouseButton) -> None:

@@ -7,7 +7,7 @@ import pytest
 from rmt_gui.model.rule import PruneRule, RuleError
 from rmt_gui.state.settings_schema import PruneSettings
 from rmt_gui.ui.prune_panel import PrunePanel
-from tests.ui.conftest import WAIT_MS, open_and_wait
+from tests.helpers.app_window import WAIT_MS, open_and_wait
 
 
 def test_the_panel_rule_is_the_shared_rule(qtbot) -> None:

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication
 
 from rmt_gui.ui.dialogs import DataMissingDialog
-from tests.ui.conftest import (
+from tests.helpers.app_window import (
     WAIT_MS,
     open_and_wait,
     save_screenshot,
+    shown_step,
     small_training,
     wait_ready,
 )
-from tests.ui.test_open import message_box
-from tests.ui.test_train import shown_step
 
 
 def colours(path) -> int:
@@ -68,10 +66,9 @@ def test_dialog_screens(qtbot, window, model_files, tmp_path) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_text("not a model")
     window.open_paths([bad])
-    qtbot.waitUntil(lambda: message_box("errorBox") is not None, timeout=WAIT_MS)
-    save_screenshot(message_box("errorBox"), "09_error")
-    message_box("errorBox").accept()
-    QApplication.processEvents()
+    failed = window.tabs.currentWidget()
+    qtbot.waitUntil(lambda: bool(failed.failure), timeout=WAIT_MS)
+    save_screenshot(window, "09_error")
 
 
 def test_weights_only_screen(qtbot, window, tmp_path) -> None:

@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from rmt_gui.model.native import save_native
 from rmt_gui.model.tree import build_mlp
-from tests.model.files import PlainNet
-from tests.ui.conftest import WAIT_MS, open_and_wait, wait_ready
+from tests.helpers.app_window import WAIT_MS, open_and_wait, wait_ready
+from tests.helpers.model_files import PlainNet
 
 TRUST_BOX = "trustBox"
 
@@ -129,9 +129,12 @@ def test_the_preview_never_raises_a_rank_nor_counts_unchanged_layers(
         timeout=WAIT_MS,
     )
     assert view.prune.table.item(0, 1).text() == "40 → 40"
+    assert all(row[3].startswith("unchanged") for row in _preview_cells(view))
+    assert "0 of 2 layers changed ·" in view.prune.totals.text()
+    view.prune.rank.setValue(30)
+    qtbot.waitUntil(lambda: view.prune.table.item(0, 1).text() == "40 → 30", timeout=WAIT_MS)
     assert view.prune.table.item(0, 3).text().startswith("factorised")
-    assert view.prune.table.item(1, 3).text().startswith("unchanged")
-    assert "1 of 2 layers changed" in view.prune.totals.text()
+    assert "1 of 2 layers changed (1 factorised)" in view.prune.totals.text()
     _apply_and_wait(qtbot, view)
     (change,) = view.document.history.current.changes
-    assert (change.rank_after, change.params_after) == (40, 40 * (784 + 64) + 64)
+    assert (change.rank_after, change.params_after) == (30, 30 * (784 + 64) + 64)

@@ -32,7 +32,7 @@ def test_cli_launches_the_app(monkeypatch, argv: list[str], files: list[str]) ->
 
 def test_window_opens_the_default_model_when_given(qtbot, settings, model_files) -> None:
     from rmt_gui.ui.main_window import MainWindow
-    from tests.ui.conftest import WAIT_MS
+    from tests.helpers.app_window import WAIT_MS
 
     win = MainWindow(settings, default_model=model_files["small"])
     win.show()

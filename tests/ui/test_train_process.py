@@ -10,8 +10,7 @@ import time
 import pytest
 
 from rmt_gui.jobs.process_worker import exit_message
-from tests.ui.conftest import WAIT_MS, small_training
-from tests.ui.test_open import message_box
+from tests.helpers.app_window import WAIT_MS, message_box, small_training
 
 
 @pytest.mark.slow

@@ -5,13 +5,17 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from collections.abc import Iterator
 from types import FunctionType, ModuleType
 
+import pytest
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel
 
 from rmt_gui.errors import FileError
-from rmt_gui.ui.workers import Runner, describe_failure
+from rmt_gui.jobs.process_worker import JobSpec, ProcessWorker
+from rmt_gui.ui import workers
+from rmt_gui.ui.workers import ProcessRunner, Runner, describe_failure
 
 
 def counting(n: int, delay: float = 0.0, started: threading.Event | None = None):
@@ -122,3 +126,60 @@ def test_the_worker_holds_no_ui_object(qtbot) -> None:
     assert job.on_item is not None and not any(item is job for item in held)
     release.set()
     assert runner.wait(10)
+
+
+JOBS = "tests.helpers.worker_jobs"
+
+
+@pytest.fixture
+def process_runner(qtbot) -> Iterator[ProcessRunner]:
+    """A runner over a numpy-only worker process (no torch import: it starts fast)."""
+    runner = ProcessRunner(ProcessWorker(threads=1, memory_limit=1 << 30, grace_s=0.5))
+    yield runner
+    assert runner.close(30)
+
+
+@pytest.mark.slow
+def test_one_poll_delivers_for_a_bounded_time(qtbot, process_runner, monkeypatch) -> None:
+    """A backlog of slow-to-draw events is spread over ticks, never one long stall: with each
+    event taking 3 ms (of a fake clock) to draw, a tick delivers at most 3 of them."""
+    clock = [0.0]
+    monkeypatch.setattr(workers, "perf_counter", lambda: clock[0])
+    seen: list[int] = []
+
+    def draw(item: dict) -> None:
+        clock[0] += 0.003
+        seen.append(item["index"])
+
+    process_runner.start(JobSpec(JOBS, "counting", (300, 0.0)), on_item=draw)
+    process_runner._timer.stop()
+    time.sleep(3.0)
+    per_tick = []
+    while process_runner.running():
+        before = len(seen)
+        process_runner._poll()
+        per_tick.append(len(seen) - before)
+    assert seen == list(range(300))
+    assert max(per_tick) <= 3 and len(per_tick) >= 100
+
+
+@pytest.mark.slow
+def test_a_new_process_job_supersedes_the_running_one(qtbot, process_runner) -> None:
+    first: list[int] = []
+    second: list[int] = []
+    ends: list[str] = []
+    process_runner.start(
+        JobSpec(JOBS, "counting", (10_000, 0.01)), on_item=first.append,
+        on_done=lambda: ends.append("first done"),
+        on_cancel=lambda: ends.append("first cancelled"),
+    )  # fmt: skip
+    qtbot.waitUntil(lambda: len(first) >= 2, timeout=30_000)
+    process_runner.start(
+        JobSpec(JOBS, "counting", (3, 0.0)), on_item=lambda item: second.append(item["index"]),
+        on_done=lambda: ends.append("second done"),
+    )  # fmt: skip
+    assert ends == ["first cancelled"]
+    shown = len(first)
+    qtbot.waitUntil(lambda: ends[-1] == "second done", timeout=30_000)
+    assert second == [0, 1, 2] and len(first) == shown
+    assert not process_runner.running()

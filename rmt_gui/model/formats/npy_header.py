@@ -12,7 +12,7 @@ import math
 import re
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -62,6 +62,13 @@ class NpyHeader:
         return self.count * self.dtype.itemsize if self.dtype is not None else 0
 
     @property
+    def numeric_dtype(self) -> np.dtype:
+        """``dtype`` of a header whose data is read; a refused one (``dtype`` None) never is."""
+        if self.dtype is None:
+            raise ValueError(f"the data {self.refusal}: it is not read")
+        return self.dtype
+
+    @property
     def is_numeric(self) -> bool:
         """Non-empty integers or floats (bool is not a weight): what a model may hold."""
         return self.count > 0 and self.dtype is not None and self.dtype.kind in "iuf"
@@ -82,7 +89,7 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return str(shape) if len(shape) <= 6 else f"({len(shape)} dimensions)"
 
 
-def _read_exact(stream: BinaryIO, size: int) -> bytes:
+def _read_exact(stream: IO[bytes], size: int) -> bytes:
     """Exactly ``size`` bytes of the header, or an error saying the file ends inside it."""
     data = stream.read(size)
     if len(data) < size:
@@ -90,7 +97,7 @@ def _read_exact(stream: BinaryIO, size: int) -> bytes:
     return data
 
 
-def _header_text(stream: BinaryIO) -> tuple[str, int]:
+def _header_text(stream: IO[bytes]) -> tuple[str, int]:
     """The header dict's source text and the offset of the data after it."""
     magic = _read_exact(stream, len(MAGIC) + 2)
     if magic[: len(MAGIC)] != MAGIC:
@@ -141,8 +148,7 @@ def _dtype(descr: object) -> tuple[np.dtype | None, str | None]:
     """The dtype of a numeric ``descr``, else ``None`` and why the data cannot be used."""
     if isinstance(descr, list):
         return None, STRUCTURED
-    match = DESCR.fullmatch(descr) if isinstance(descr, str) else None
-    if match is None:
+    if not isinstance(descr, str) or (match := DESCR.fullmatch(descr)) is None:
         raise _unknown(descr)
     kind = match.group(1)
     if kind in REFUSED_KINDS:
@@ -155,7 +161,7 @@ def _dtype(descr: object) -> tuple[np.dtype | None, str | None]:
         raise _unknown(descr) from exc
 
 
-def read_npy_header(stream: BinaryIO) -> NpyHeader:
+def read_npy_header(stream: IO[bytes]) -> NpyHeader:
     """Parse the header at the start of ``stream``, leaving it positioned at the data."""
     text, offset = _header_text(stream)
     header = _literal(text)

@@ -14,7 +14,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -87,7 +87,7 @@ def _tree(arrays: dict[str, np.ndarray]) -> nn.Module:
 def _layer_info(name: str, header: NpyHeader, bias: int = 0) -> LayerInfo:
     """The :class:`LayerInfo` of a matrix header, plus ``bias`` parameters."""
     rows, cols = header.shape
-    dtype = np.dtype(header.dtype).newbyteorder("=").name
+    dtype = header.numeric_dtype.newbyteorder("=").name
     return LayerInfo(name=name, shape=(rows, cols), params=rows * cols + bias, dtype=dtype)
 
 
@@ -125,7 +125,7 @@ class NpyCheckpoint(Checkpoint):
         self._info = _layer_info(self.path.stem, header)
         try:
             self._array = np.memmap(
-                self.path, dtype=header.dtype, mode="r", offset=header.offset,
+                self.path, dtype=header.numeric_dtype, mode="r", offset=header.offset,
                 shape=header.shape, order="F" if header.fortran_order else "C",
             )  # fmt: skip
         except (OSError, ValueError) as exc:
@@ -245,20 +245,21 @@ def _inflate(path: Path, archive: zipfile.ZipFile, member: _Member, label: str) 
     header = member.header
     require_memory(path, label, header.nbytes)
     _check_ratio(path, label, member.info)
-    flat = np.empty(header.count, dtype=header.dtype.newbyteorder("="))
+    flat = np.empty(header.count, dtype=header.numeric_dtype.newbyteorder("="))
     raw, filled = flat.view(np.uint8), 0
     try:
-        with archive.open(member.info) as stream:
+        # typeshed types ZipFile.open as IO[bytes]; for reading it returns a ZipExtFile
+        with cast("zipfile.ZipExtFile", archive.open(member.info)) as stream:
             stream.read(header.offset)
             while filled < raw.size:
-                got = stream.readinto(raw[filled : filled + READ_CHUNK])
+                got = stream.readinto(raw.data[filled : filled + READ_CHUNK])
                 if not got:
                     raise EOFError("the data ends early")
                 filled += got
             stream.read(1)  # reaching the end checks the CRC
     except ZIP_ERRORS as exc:
         raise FileError(path, f"{label} is corrupt ({one_line(exc)})") from exc
-    if not header.dtype.isnative:
+    if not header.numeric_dtype.isnative:
         flat.byteswap(inplace=True)
     return flat.reshape(header.shape, order="F" if header.fortran_order else "C")
 

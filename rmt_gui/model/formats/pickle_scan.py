@@ -160,13 +160,15 @@ def _scan_stream(stream: BinaryIO, found: dict[str, None]) -> bool:
             module, _, attr = str(arg).partition(" ")
             found.setdefault(_global_name(module, attr, protocol), None)
         elif name == "STACK_GLOBAL":
-            module, attr = stack[-2], stack[-1]
-            resolved = isinstance(module, str) and isinstance(attr, str)
-            found.setdefault(_global_name(module, attr, protocol) if resolved else UNRESOLVED, None)
+            pushed, attr_pushed = stack[-2], stack[-1]
+            if isinstance(pushed, str) and isinstance(attr_pushed, str):
+                found.setdefault(_global_name(pushed, attr_pushed, protocol), None)
+            else:
+                found.setdefault(UNRESOLVED, None)
         elif name in EXTENSION_OPS:
             found.setdefault(f"copyreg extension {arg}", None)
-        elif name == "PROTO":
-            protocol = int(arg)
+        elif name == "PROTO" and isinstance(arg, int):
+            protocol = arg
         elif name == "LONG1":
             magic = magic or arg == TORCH_MAGIC
         _step(name, value, stack)

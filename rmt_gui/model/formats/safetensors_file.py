@@ -36,7 +36,7 @@ MAX_CONTAINERS = 3 * MAX_TENSORS + 1000  # per tensor: its entry, shape and offs
 MAX_BYTES = 2**64  # no file is larger
 MAX_DIMS = 64  # numpy's limit on an array's dimensions
 ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
-DTYPES = {
+DTYPES: dict[str, np.dtype] = {
     "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
     "BF16": np.dtype("<u2"), "I64": np.dtype("<i8"), "I32": np.dtype("<i4"),
     "I16": np.dtype("<i2"), "I8": np.dtype("i1"), "U8": np.dtype("u1"), "BOOL": np.dtype("?"),

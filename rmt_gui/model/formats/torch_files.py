@@ -20,7 +20,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import torch
@@ -102,7 +102,7 @@ def _key_text(key: object) -> str:
     return f"<{type(key).__name__}>"
 
 
-def _all_tensors(value: object) -> bool:
+def _all_tensors(value: object) -> TypeGuard[Mapping[Any, torch.Tensor]]:
     """A non-empty mapping whose values are all tensors (its keys not yet checked)."""
     return (
         isinstance(value, Mapping)
@@ -111,7 +111,7 @@ def _all_tensors(value: object) -> bool:
     )
 
 
-def is_state_dict(value: object) -> bool:
+def is_state_dict(value: object) -> TypeGuard[Mapping[str, torch.Tensor]]:
     """A non-empty mapping of string keys to tensors."""
     return _all_tensors(value) and all(isinstance(k, str) for k in value)
 
@@ -398,6 +398,6 @@ def open_torch_file(path: Path, trust: bool = False) -> Checkpoint:
             path, odd or "no tensors found: not a state dict or a checkpoint that wraps one"
         )
     state, keys = found
-    if keys:
+    if keys and isinstance(payload, Mapping):  # keys: the state dict sits inside the mapping
         return _wrapped(path, payload, state, keys)
     return TensorCheckpoint(path, state, "state-dict", f"{len(state)} tensors")

@@ -1,7 +1,7 @@
 """Line charts as PNG with Pillow alone (installed with torchvision; no matplotlib, no display).
 
-Enough for the experiment's figures: lines with markers, an optional shaded band per line,
-dashed vertical marks with labels, ticks at 1-2-5 steps, a legend.
+Enough for a sweep's summary and the paper experiment: lines with markers, an optional shaded
+band per line, dashed vertical marks with labels, ticks at 1-2-5 steps, a legend.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ def nice_ticks(low: float, high: float, count: int = 6) -> list[float]:
     return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's default font at ``size`` (the fixed bitmap font on an old Pillow)."""
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType: the fixed bitmap font
@@ -54,6 +55,7 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 
 def _dashed(draw: ImageDraw.ImageDraw, x: float, top: float, bottom: float, color: tuple) -> None:
+    """A dashed vertical line at ``x`` from ``top`` to ``bottom`` (pixels)."""
     y = top
     while y < bottom:
         draw.line([(x, y), (x, min(y + 8, bottom))], fill=color, width=2)
@@ -83,6 +85,7 @@ def line_chart(
     (x0, x1), (y0, y1) = x_range, y_range
 
     def to_px(x: float, y: float) -> tuple[float, float]:
+        """Data coordinates to pixels (``y`` clamped to the plot)."""
         return (
             left + (x - x0) / (x1 - x0) * (right - left),
             bottom - (min(max(y, y0), y1) - y0) / (y1 - y0) * (bottom - top),

@@ -1,0 +1,94 @@
+"""Live drawing in the Train tab keeps its axes still: ranges with room to grow, fixed widths,
+cells of a new grid hidden (not emptied) until drawn.
+
+Re-laying an axis (new ticks and labels) is the dearest part of a repaint, so the live views
+re-range only when the data leaves the range, and then leave room where it is heading.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+
+from rmt_gui.state.plot_data import PlotOptions, SpectrumPlotData
+from rmt_gui.ui.multiples_view import MultiplesView
+from rmt_gui.ui.spectrum_items import LIVE_SLACK, SpectrumItems
+from rmt_gui.ui.train_curves import AXIS_PX, TrainCurves, frame_y
+from tests.helpers.training_events import AFTER, BEFORE, spectra
+
+
+def spectrum_data(low: float, high: float, peak: float) -> SpectrumPlotData:
+    """A 20-bin histogram on ``[low, high]`` (log10 axis) peaking at ``peak``, no MP curve."""
+    edges = np.linspace(low, high, 21)
+    density = peak * np.sin(np.linspace(0.1, np.pi - 0.1, 20))
+    values = 10.0 ** np.linspace(high, low, 50)
+    return SpectrumPlotData(
+        values, edges, density, np.zeros(0), np.zeros(0), high - 0.1, high - 0.2,
+        np.log10(values[:2]), PlotOptions(),
+    )  # fmt: skip
+
+
+def y_range(plot: pg.PlotItem) -> list[float]:
+    return list(plot.viewRange()[1])
+
+
+def test_frame_y_leaves_room_ahead(qtbot) -> None:
+    plot = pg.PlotItem()
+    frame_y(plot, 2.0, 3.0, below=0.3, above=0.1)
+    assert y_range(plot) == pytest.approx([1.7, 3.1])
+    frame_y(plot, 1.75, 3.0, below=0.3, above=0.1)  # the loss fell, but within the room left
+    assert y_range(plot) == pytest.approx([1.7, 3.1])
+    frame_y(plot, 1.5, 3.0, below=0.3, above=0.1)
+    assert y_range(plot) == pytest.approx([1.05, 3.15])
+
+
+def test_curve_axes_keep_their_width(qtbot) -> None:
+    curves = TrainCurves()
+    qtbot.addWidget(curves)
+    curves.setVisible(True)
+    for plot in (curves.loss, curves.accuracy):
+        for low, high in ((-4.0, 0.5), (10.0, 100.0)):
+            plot.setYRange(low, high)
+            qtbot.wait(1)
+            assert plot.getAxis("left").width() == AXIS_PX
+
+
+def test_live_spectrum_keeps_its_range_while_the_data_fits(qtbot) -> None:
+    plot = pg.PlotItem()
+    items = SpectrumItems(plot, live=True)
+    items.update(spectrum_data(-3.0, -1.0, 10.0))
+    first = plot.viewRange()
+    top = SpectrumItems.y_top(items.data)
+    assert first[1][1] == pytest.approx(top * (1 + LIVE_SLACK[1]))
+    items.update(spectrum_data(-3.05, -0.95, 11.5))  # a little wider and higher: still framed
+    assert plot.viewRange() == first
+    items.update(spectrum_data(-3.0, -1.0, 30.0))  # much higher: re-ranged, with room again
+    assert y_range(plot)[1] == pytest.approx(SpectrumItems.y_top(items.data) * 1.25)
+    assert plot.viewRange()[0] == first[0]
+
+
+def test_explorer_spectrum_frames_every_report_exactly(qtbot) -> None:
+    plot = pg.PlotItem()
+    items = SpectrumItems(plot)
+    items.update(spectrum_data(-3.0, -1.0, 10.0))
+    items.update(spectrum_data(-3.05, -0.95, 11.5))
+    assert y_range(plot)[1] == pytest.approx(SpectrumItems.y_top(items.data))
+
+
+def test_new_grid_hides_cells_until_their_reports_are_drawn(qtbot) -> None:
+    view = MultiplesView(PlotOptions(), live=True)
+    qtbot.addWidget(view)
+    view.setVisible(True)
+    before = {r.name: r for r in spectra(0, BEFORE).reports}
+    view.set_reports([layer.layer for layer in BEFORE], before)
+    after = {r.name: r for r in spectra(6, AFTER).reports}
+    names = [layer.layer for layer in AFTER]
+    view.set_reports(names, {"fc1.0.weight": after["fc1.0.weight"]}, only="fc1.0.weight")
+    shown = {name: view.cells[name][0].vb.childGroup.isVisible() for name in names}
+    assert shown == {"fc1.0.weight": True, "fc1.1.weight": False, "fc2.weight": False}
+    assert view.title("fc1.1.weight").endswith("…")
+    view.update_report("fc1.1.weight", after["fc1.1.weight"])
+    plot, items = view.cells["fc1.1.weight"]
+    assert plot.vb.childGroup.isVisible() and items.data is not None
+    assert "n_signal" in view.title("fc1.1.weight")
