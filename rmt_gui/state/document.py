@@ -189,10 +189,10 @@ class Document:
     def set_busy(self, text: str = "", done: int = 0, total: int = 0) -> None:
         """Record the progress of this document's background work (``""``: none).
 
-        Starting work is the user's next action: it clears an error line, which would
-        otherwise come back, stale, once the work ends.
+        Starting work (busy after idle) is the user's next action: it clears an error line,
+        which would otherwise come back, stale, once the work ends.
         """
-        if text and self.status.error:
+        if text and not self.busy.text and self.status.error:
             self.status = Status("")
         self.busy = Busy(text, done, total)
         self.busy_changed.emit(self.busy)
