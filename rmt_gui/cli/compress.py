@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 from rmt_gui.cli.common import (
     about,
     add_data_option,
+    add_device_option,
     add_layer_option,
     add_trust_option,
     check_layers,
     print_json,
 )
-from rmt_gui.cli.prune import export_result
+from rmt_gui.cli.prune import export_report, export_result, out_format
 from rmt_gui.errors import RmtGuiError
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("rmt-gui", "state-dict", "safetensors", "torchscript"))
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     add_trust_option(parser)
+    add_device_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(run=run)
 
@@ -129,13 +131,17 @@ def run(args: argparse.Namespace) -> int:
     validation = int(_number(args.validation, "--validation", True, 1))
     steps = int(_number(args.finetune_steps, "--finetune-steps", True, 0))
     seed = int(_number(args.seed, "--seed", True, 0))
+    from rmt_gui.model.device import resolve_device
     from rmt_gui.model.opener import open_checkpoint
+
+    device = resolve_device(args.device)  # the test evaluations; compressing stays on the CPU
 
     checkpoint = open_checkpoint(args.file, trust=args.trust)
     from rmt_gui.jobs.compress_job import CompressData, Compressor, CompressResult
     from rmt_gui.model.allocation import tensor_count
     from rmt_gui.model.data import load_mnist
     from rmt_gui.model.evaluate import check_runnable, evaluate
+    from rmt_gui.model.onnx_export import SAMPLE_SIZE
 
     with about(checkpoint.path):
         model = checkpoint.build_model()
@@ -153,9 +159,13 @@ def run(args: argparse.Namespace) -> int:
         *getattr(checkpoint, "history", []),
         f"compress: {result.method} SVD, {result.target}, fine-tune {steps} steps",
     ]
-    out = export_result(compressor.compressed, args, history, checkpoint.path)
-    written = open_checkpoint(out).build_model()
-    result_test = (evaluate(model, test), evaluate(written, test))
+    sample = test.images[:SAMPLE_SIZE]
+    out = export_result(compressor.compressed, args, history, checkpoint.path, sample)
+    # an ONNX file cannot be reopened here: its graph matched the model on real test images
+    onnx = out_format(compressor.compressed, args) == "onnx"
+    written = compressor.compressed if onnx else open_checkpoint(out).build_model()
+    report = export_report(model, written, checkpoint.path, out, args, sample)
+    result_test = (evaluate(model, test, device=device), evaluate(written, test, device=device))
     if args.json:
         print_json({
             "file": str(args.file), "out": str(out), "method": result.method,
@@ -170,7 +180,9 @@ def run(args: argparse.Namespace) -> int:
                 "count": result_test[1].count, "accuracy_before": result_test[0].accuracy,
                 "accuracy_after": result_test[1].accuracy,
             },
+            "export": report.as_dict(),
         })  # fmt: skip
         return 0
     _print_text(args, str(out), result, result_test)
+    print(f"  export: {report.summary()}")
     return 0

@@ -3,9 +3,9 @@
 Progress is a one-line bar on a terminal and plain lines otherwise; Ctrl+C stops at the next
 step boundary and saves ``cancelled.pt`` (a second Ctrl+C aborts at once). ``--resume RUN_DIR``
 goes on with a stopped or killed run from its last checkpoint, with the run's own settings: an
-option given with it must agree with them (only ``--data``, ``--threads``, ``--snapshot-every``
-and ``--json`` are free), so every option defaults to ``None`` and the real defaults are kept
-aside to tell the options given from the rest.
+option given with it must agree with them (only ``--data``, ``--threads``, ``--device``,
+``--snapshot-every`` and ``--json`` are free), so every option defaults to ``None`` and the real
+defaults are kept aside to tell the options given from the rest.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rmt_gui.cli.common import add_data_option, print_json
+from rmt_gui.cli.common import add_data_option, add_device_option, print_json
 from rmt_gui.errors import FileError, RmtGuiError
 from rmt_gui.jobs.config import (
     PAPER_KEEP_NOISE,
@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from rmt_gui.jobs.trainer import Trainer
 
 DEFAULTS = TrainConfig()
-FREE_WITH_RESUME = frozenset({"resume", "data", "download", "threads", "snapshot_every", "json"})
+FREE_WITH_RESUME = frozenset(
+    {"resume", "data", "download", "threads", "device", "snapshot_every", "json"}
+)
 NOT_WITH_RESUME = ("out", "force", "init")
 BAR_WIDTH = 24
 REDRAW_S = 0.1
@@ -104,6 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--force", action="store_true", help="reuse a non-empty run folder")
     run.add_argument("--snapshot-every", type=int, metavar="N", help="log spectra every N steps")
     run.add_argument("--threads", type=int, metavar="N", help="torch threads (torch's default)")
+    add_device_option(run)
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.add_argument(
         "--resume", metavar="RUN_DIR",
@@ -131,7 +134,8 @@ def options_of(config: TrainConfig) -> argparse.Namespace:
         dims=",".join(map(str, config.dims)), epochs=config.epochs, lr=config.lr,
         momentum=config.momentum, batch_size=config.batch_size, seed=config.seed,
         limit_train=config.limit_train, limit_test=config.limit_test, data=config.data_root,
-        threads=config.threads, no_prune=config.prune is None, prune_every=cut["every_epochs"],
+        threads=config.threads, device=config.device, no_prune=config.prune is None,
+        prune_every=cut["every_epochs"],
         prune_every_steps=cut["every_steps"], first_cut=cut["first_cut"], variant=cut["variant"],
         keep_noise=schedule.values[0],
         keep_noise_schedule=None if schedule.kind == "constant" else schedule.describe(),
@@ -153,8 +157,8 @@ def _option_text(name: str, value: Any) -> str:
 def resumed_config(
     saved: TrainConfig, args: argparse.Namespace, given: set[str], run_dir: str
 ) -> TrainConfig:
-    """The run's own config with ``--data``/``--threads`` if given; an option that would change
-    how it trains is refused, naming the run's own value."""
+    """The run's own config with ``--data``/``--threads``/``--device`` if given; an option that
+    would change how it trains is refused, naming the run's own value."""
     base = options_of(saved)
     before = config_from_args(base)
     for name in sorted(given - FREE_WITH_RESUME):
@@ -167,7 +171,8 @@ def resumed_config(
             )
     threads = args.threads if "threads" in given else saved.threads
     data = args.data if "data" in given else saved.data_root
-    config = replace(saved, threads=threads, data_root=data)
+    device = args.device if "device" in given else saved.device
+    config = replace(saved, threads=threads, data_root=data, device=device)
     config.validate()
     return config
 
@@ -202,6 +207,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         data_root=args.data,
         prune=None if args.no_prune else prune,
         threads=args.threads,
+        device=args.device,
     )
     config.validate()
     return config
@@ -312,10 +318,13 @@ def report(trainer: Trainer, progress: Progress) -> Any:
 
 
 def _load_data(config: TrainConfig, download: bool) -> Any:
-    """The config's MNIST splits, cut to its limits."""
+    """The config's MNIST splits, cut to its limits; its device is checked first, so that an
+    absent GPU is refused before the data loads."""
     from rmt_gui.jobs.trainer import TrainData
     from rmt_gui.model.data import load_mnist
+    from rmt_gui.model.device import resolve_device
 
+    resolve_device(config.device)
     root = config.data_root
     return TrainData(
         load_mnist(root, train=True, download=download).head(config.limit_train),

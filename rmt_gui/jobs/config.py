@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from rmt_gui.errors import RmtGuiError, one_line
+from rmt_gui.model.device import DEVICE_CHOICES
 from rmt_gui.model.rule import PAPER_KEEP_NOISE, PruneRule
 from rmt_gui.spectral.bema import BemaResult
 from rmt_gui.spectral.spectrum import Spectrum
@@ -240,7 +241,7 @@ TRAIN_JSON_TYPES: dict[str, tuple[type, ...]] = {
     "dims": (list,), "epochs": (int,), "lr": (float,), "momentum": (float,),
     "batch_size": (int,), "seed": (int,), "limit_train": (int, type(None)),
     "limit_test": (int, type(None)), "data_root": (str, type(None)),
-    "prune": (dict, type(None)), "threads": (int, type(None)),
+    "prune": (dict, type(None)), "threads": (int, type(None)), "device": (str,),
 }  # fmt: skip
 
 
@@ -267,6 +268,8 @@ class TrainConfig:
 
     ``dims`` builds a fresh MLP (ignored when the trainer is given a model to continue);
     ``threads=None`` leaves torch's thread count to the caller (the app keeps a core for its UI).
+    ``device`` (``auto``, ``cpu`` or ``cuda``, :func:`~rmt_gui.model.device.resolve_device`) is
+    where the model and batches live; cuts and snapshots always fit on CPU copies.
     """
 
     dims: tuple[int, ...] = (784, 1000, 10)
@@ -280,6 +283,7 @@ class TrainConfig:
     data_root: str | None = None
     prune: PruneConfig | None = field(default_factory=PruneConfig)
     threads: int | None = None
+    device: str = "cpu"
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for a setting out of range."""
@@ -303,10 +307,17 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {value}")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"threads must be at least 1, got {self.threads}")
+        self._validate_machine()
         if self.prune is not None:
             self.prune.validate()
+
+    def _validate_machine(self) -> None:
+        """Raise :class:`ConfigError` for a thread count or device that cannot be."""
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be at least 1, got {self.threads}")
+        if self.device not in DEVICE_CHOICES:
+            choices = ", ".join(DEVICE_CHOICES)
+            raise ConfigError(f"device must be one of {choices}, got {self.device!r}")
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types (stored in run logs and checkpoint metadata)."""
@@ -317,9 +328,9 @@ class TrainConfig:
         return record
 
     def same_run(self, other: TrainConfig) -> bool:
-        """Whether ``other`` trains the same way (threads and the data folder may differ): what
-        a resumed run must keep."""
-        loose: dict[str, Any] = {"threads": None, "data_root": None}
+        """Whether ``other`` trains the same way (threads, device and the data folder may
+        differ): what a resumed run must keep."""
+        loose: dict[str, Any] = {"threads": None, "data_root": None, "device": "cpu"}
         return replace(self, **loose) == replace(other, **loose)
 
     @classmethod

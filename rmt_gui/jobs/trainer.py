@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from copy import deepcopy
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -64,6 +64,7 @@ from rmt_gui.jobs.resume import (
 from rmt_gui.jobs.run_log import FINAL_NAMES, RunLog, checkpoint_path, prepare_run_dir, rewind_logs
 from rmt_gui.jobs.snapshots import SpectrumSampler
 from rmt_gui.model.data import MnistSplit, load_mnist
+from rmt_gui.model.device import resolve_device
 from rmt_gui.model.evaluate import evaluate
 from rmt_gui.model.surgery import detached_copy, get_weight, parameter_count
 from rmt_gui.model.tree import WeightTree, build_mlp
@@ -79,6 +80,27 @@ class TrainData:
 
     train: MnistSplit
     test: MnistSplit
+
+
+def on_device(data: TrainData, device: torch.device) -> TrainData:
+    """``data`` with both splits' tensors on ``device`` (the same tensors when already there)."""
+    train, test = (
+        MnistSplit(split.images.to(device), split.labels.to(device))
+        for split in (data.train, data.test)
+    )
+    return TrainData(train, test)
+
+
+def cpu_tensors(value: Any) -> Any:
+    """``value`` (tensors in nested dicts, lists and tuples, as an optimiser's state) with every
+    tensor on the CPU, so a checkpoint loads on any machine (the same tensors on the CPU)."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: cpu_tensors(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(cpu_tensors(item) for item in value)
+    return value
 
 
 def load_data(config: TrainConfig) -> TrainData:
@@ -179,6 +201,7 @@ class Trainer:
         self.cancel = cancel or CancelToken()
         self.pause = pause or PauseGate(self.cancel)
         self._data = data
+        self._device = torch.device("cpu")  # resolved from the config when the run starts
         self._model: nn.Module = self._first_model(model)
         prune = self.config.prune
         self._history = (
@@ -205,7 +228,9 @@ class Trainer:
             return saved
         if not config.same_run(saved):
             raise ConfigError("a resumed run keeps its settings; only threads and data may change")
-        return replace(saved, threads=config.threads, data_root=config.data_root)
+        return replace(
+            saved, threads=config.threads, data_root=config.data_root, device=config.device
+        )
 
     def _first_model(self, model: nn.Module | None) -> nn.Module:
         """The model training starts from: resumed, a private copy of ``model``, or a new MLP."""
@@ -228,7 +253,9 @@ class Trainer:
         """Train, yielding events; files go to ``run_dir`` when one was given."""
         if self.config.threads:
             torch.set_num_threads(self.config.threads)
-        data = self._data or load_data(self.config)
+        self._device = resolve_device(self.config.device)
+        self._model = self._model.to(self._device)
+        data = on_device(self._data or load_data(self.config), self._device)
         per_epoch = math.ceil(len(data.train) / self.config.batch_size)
         self._check_resume_fits(per_epoch)
         self._log = self._open_log()
@@ -345,7 +372,7 @@ class Trainer:
         scheduled."""
         images, labels, batch = run.data.train.images, run.data.train.labels, self.config.batch_size
         run.order_start = run.order.get_state()
-        perm = torch.randperm(len(run.data.train), generator=run.order)
+        perm = torch.randperm(len(run.data.train), generator=run.order).to(images.device)
         if run.batch == 0:
             run.started, run.loss_sum, run.correct = run.clock.elapsed(), 0.0, 0
         for index in range(run.batch, run.per_epoch):
@@ -418,7 +445,8 @@ class Trainer:
         start = time.perf_counter()
         keep = prune.keep_noise.at(min(step // run.per_epoch + 1, epochs), epochs)
         before = parameter_count(self._model)
-        self._model, layers = prune_network(self._model, prune, keep, gen)
+        model, layers = prune_network(self._model, prune, keep, gen)
+        self._model = model.to(self._device)  # the rebuilt layers come back from the CPU
         self._new_optimizer()
         event = PruneEvent(
             step, run.epochs_done, prune.variant, keep, layers, before,
@@ -451,7 +479,7 @@ class Trainer:
             epoch=run.epoch + 1 if ended else run.epoch,
             batch=0 if ended else run.batch,
             step=run.step,
-            optimizer=self._optimizer.state_dict(),
+            optimizer=cpu_tensors(self._optimizer.state_dict()),
             rng=rng,
             loss_sum=0.0 if ended else run.loss_sum,
             correct=0 if ended else run.correct,
@@ -484,7 +512,8 @@ class Trainer:
             "test_accuracy": accuracy,
         }
         state = None if reason == "final" else self._state(reason, run, subsets)
-        save_checkpoint(path, self._model, list(self._history), metadata, state)
+        saved = self._model if self._device.type == "cpu" else detached_copy(self._model).cpu()
+        save_checkpoint(path, saved, list(self._history), metadata, state)
         if self._superseded is not None and self._superseded != path:
             self._superseded.unlink(missing_ok=True)
             self._superseded = None

@@ -100,8 +100,9 @@ class GramSVD:
     """Thin SVD ``W = U diag(s) V^T`` of one weight (``s`` float64, descending) from one ``eigh``.
 
     ``weight`` and ``basis`` are in the working precision. Only the smaller side's vectors are
-    stored; the other side is formed on demand for the components a rebuild keeps (zero where
-    ``s == 0``).
+    stored, in ``eigh``'s ascending order (column ``p - 1 - i`` belongs to ``s[i]``: no copy to
+    reverse them); the other side is formed on demand for the components a rebuild keeps (zero
+    where ``s == 0``).
     """
 
     weight: torch.Tensor
@@ -116,7 +117,7 @@ class GramSVD:
             raise ValueError("NaN or infinite weights")
         w, gram, right, scale = _gram(weight, dtype)
         values, vectors = torch.linalg.eigh(gram)
-        return cls(w, _clean(values, scale).flip(0), vectors.flip(1), right)
+        return cls(w, _clean(values, scale).flip(0), vectors, right)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -139,7 +140,7 @@ class GramSVD:
         """``(U[:, idx], s[idx], Vh[idx])`` for the selected components, in the working
         precision."""
         s = self.s[idx].to(self.dtype)
-        chosen = self.basis[:, idx]
+        chosen = self.basis[:, self.s.numel() - 1 - idx]
         inverse = torch.where(s > 0, 1.0 / s.clamp_min(torch.finfo(self.dtype).tiny), 0.0)
         if self.right:
             return (self.weight @ chosen) * inverse, s, chosen.T

@@ -54,12 +54,21 @@ def open_checkpoint(path: str | Path, trust: bool = False) -> Checkpoint:
     if not os.fspath(path):
         raise FileError(path, "no file name given")
     path = Path(path)
-    checkpoint = _open_folder(path) if path.is_dir() else _open_file(path, trust)
+    checkpoint = _open_folder(path) if _is_folder(path) else _open_file(path, trust)
     if not checkpoint.layers():
         raise FileError(
             path, f"no 2-D float weights (fully connected layers) in this {checkpoint.format} file"
         )
     return checkpoint
+
+
+def _is_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder; a name the system refuses (too long, a NUL byte) is not, so
+    :func:`_check_regular_file` reports it in plain words."""
+    try:
+        return stat.S_ISDIR(path.stat().st_mode)
+    except (OSError, ValueError):
+        return False
 
 
 def _open_folder(path: Path) -> Checkpoint:
@@ -101,8 +110,6 @@ def _check_regular_file(path: Path) -> None:
         raise FileError(path, _missing_problem(path)) from exc
     except OSError as exc:
         raise FileError(path, _os_problem(exc)) from exc
-    if stat.S_ISDIR(mode):
-        raise FileError(path, "is a folder, not a model file")
     if not stat.S_ISREG(mode):
         kind = next((name for test, name in SPECIAL_FILES if test(mode)), "special file")
         raise FileError(path, f"is a {kind}, not a regular model file")

@@ -193,7 +193,7 @@ class Document:
         which would otherwise come back, stale, once the work ends.
         """
         if text and not self.busy.text and self.status.error:
-            self.status = Status("")
+            self.post_status("")
         self.busy = Busy(text, done, total)
         self.busy_changed.emit(self.busy)
 

@@ -73,6 +73,12 @@ class LayerFilter:
         return roles is None or info.role.role in roles
 
 
+def is_structured(infos: Iterable[LayerInfo]) -> bool:
+    """Whether the layers come in blocks or include embeddings, heads or norms (a transformer):
+    then roles, blocks and the filter are worth showing; a plain MLP goes without them."""
+    return any(not info.role.prunable or info.role.block is not None for info in infos)
+
+
 def block_choices(infos: Iterable[LayerInfo]) -> list[int | str]:
     """The block filter's values for these layers: any, each block index, then outside."""
     blocks = {info.role.block for info in infos}

@@ -30,13 +30,11 @@ class Metric:
 
 METRICS = (
     Metric("alpha", "α", "power-law exponent of the eigenvalue tail (WeightWatcher)"),
-    Metric("alpha_weighted", "α̂", "alpha × log₁₀ of the largest eigenvalue (WeightWatcher)"),
+    Metric("alpha_weighted", "αw", "alpha × log₁₀ of the largest eigenvalue (WeightWatcher)"),
     Metric("log_norm", "log norm", "log₁₀ of the squared Frobenius norm Σσ²"),
     Metric("log_spectral_norm", "log σ²max", "log₁₀ of the largest eigenvalue σ²max"),
     Metric("stable_rank", "stable rank", "Σσ² / σ²max"),
-    Metric(
-        "mp_softrank", "softrank", "fitted MP bulk edge over σ²max (WeightWatcher)"
-    ),
+    Metric("mp_softrank", "softrank", "fitted MP bulk edge over σ²max (WeightWatcher)"),
     Metric("n_signal", "n_signal", "eigenvalues above the BEMA cutoff λ₊ (an update: its rank)"),
     Metric("fit_error", "fit error", "largest CDF gap of the MP fit over the bulk"),
     Metric("rank_gavish_donoho", "GD rank", "Gavish–Donoho optimal hard-threshold rank"),

@@ -101,6 +101,10 @@ class DocumentView(QWidget):
         self.views.addTab(self.spectrum, "Spectrum")
         self.views.addTab(self.multiples, "All layers")
         self.views.addTab(self.sweep, "Rank sweep")
+        from rmt_gui.ui.compress_view import CompressView
+
+        self.compress = CompressView(self)
+        self.views.addTab(self.compress, "Compress")
         self.left = QSplitter(Qt.Orientation.Vertical)
         self.left.addWidget(self._layer_overviews())
         self.left.addWidget(self.history)
@@ -141,7 +145,7 @@ class DocumentView(QWidget):
         self.table.currentLayerChanged.connect(self.show_layer)
         self.table.layersSelected.connect(self._selection_changed)
         self.multiples.layerClicked.connect(self.table.select_layer)
-        self.heatmap.layerClicked.connect(self.table.select_layer)
+        self.heatmap.layerClicked.connect(self.open_layer)
         self.spectrum.optionsChanged.connect(self._plot_options_changed)
         self.spectrum.overlayChanged.connect(lambda _i: self.show_layer(self.current_layer()))
         self.spectrum.rankChosen.connect(self.prune.use_rank)
@@ -331,6 +335,11 @@ class DocumentView(QWidget):
         self.history.set_note("")
 
     # -- selection and plots ----------------------------------------------------------------
+
+    def open_layer(self, name: str) -> None:
+        """Show layer ``name`` in the Spectrum tab (a click in the heat map)."""
+        self.table.select_layer(name)
+        self.views.setCurrentWidget(self.spectrum)
 
     def current_layer(self) -> str | None:
         """The layer shown in the spectrum view."""

@@ -9,6 +9,7 @@ from rmt_gui.state.layer_filter import (
     LayerFilter,
     block_choices,
     choice_label,
+    is_structured,
     role_choices,
 )
 from rmt_gui.ui.layer_table import LayerTable
@@ -54,7 +55,7 @@ class LayerFilterBar(QWidget):
         infos = [row.info for row in self.table.source.rows]
         self._fill(self.block, block_choices(infos), "all blocks")
         self._fill(self.role, role_choices(infos), "all roles")
-        self.setVisible(self.block.count() > 1 or self.role.count() > 2)
+        self.setVisible(is_structured(infos))
         self._apply()
 
     def current(self) -> LayerFilter:

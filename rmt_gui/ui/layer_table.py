@@ -24,7 +24,7 @@ from PySide6.QtGui import QFont, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView, QWidget
 
 from rmt_gui.model.roles import ROLES
-from rmt_gui.state.layer_filter import LayerFilter, role_label
+from rmt_gui.state.layer_filter import LayerFilter, is_structured, role_label
 from rmt_gui.state.layer_metrics import metric_text, metric_values
 from rmt_gui.state.layer_names import natural_key, shortened
 from rmt_gui.ui import theme
@@ -348,10 +348,7 @@ class LayerTable(QTableView):
     def _default_columns(self) -> None:
         """Show the role and metric columns for a model of blocks or with embeddings, heads or
         norms, unless the user chose otherwise."""
-        structured = any(
-            not row.info.role.prunable or row.info.role.block is not None
-            for row in self.source.rows
-        )
+        structured = is_structured(row.info for row in self.source.rows)
         for section in ROLE_COLUMNS:
             self.setColumnHidden(section, not self.chosen_columns.get(section, structured))
         self._fit_names()

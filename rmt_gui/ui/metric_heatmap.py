@@ -30,7 +30,7 @@ NAME_ROLE = Qt.ItemDataRole.UserRole
 Index = QModelIndex | QPersistentModelIndex
 LEGEND = (
     "Each column is one metric, scaled over these layers: dark = lowest, yellow = highest, "
-    "grey = undefined. Hover for values; click a cell to open its layer."
+    "grey = undefined. Hover for values; click a cell to open its layer's spectrum."
 )
 
 

@@ -153,7 +153,7 @@ class PrunePanel(QWidget):
         self.table.setTextElideMode(Qt.TextElideMode.ElideLeft)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(NOTE_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.totals = QLabel("Preview appears once the spectra are ready.")
         self.totals.setWordWrap(True)
         self.apply_button = QPushButton("Apply pruning")

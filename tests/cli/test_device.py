@@ -12,8 +12,12 @@ import torch
 
 from rmt_gui.cli import main
 from rmt_gui.errors import RmtGuiError
+from rmt_gui.jobs.config import ConfigError, TrainConfig
+from rmt_gui.jobs.trainer import cpu_tensors
 from rmt_gui.model.device import resolve_device
 from tests.helpers.cli_errors import error_line
+from tests.helpers.paths import DATA_DIR
+from tests.helpers.training_runs import weights
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -112,3 +116,50 @@ def test_bench_gpu_without_cuda() -> None:
     assert "(82, 82)" in lines[0] and "(220, 82)" in lines[0]
     assert lines[1].startswith("analysis per block, cpu") and lines[1].endswith(" ms")
     assert lines[2].startswith("training epoch, cpu")
+
+
+TRAIN = [
+    "train", "--dims", "784,24,10", "--epochs", "1", "--limit-train", "300",
+    "--limit-test", "100", "--batch-size", "100", "--prune-every-steps", "2",
+    "--data", str(DATA_DIR), "--json",
+]  # fmt: skip
+
+
+def test_train_refuses_cuda_in_one_line_before_any_file(
+    no_cuda: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    line = error_line(capsys, *TRAIN, "--out", str(out), "--device", "cuda")
+    assert "--device cuda: CUDA is not available" in line
+    assert not out.exists()
+
+
+def test_train_is_the_same_on_every_cpu_choice(
+    no_cuda: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    finals = []
+    for device in ("cpu", "auto"):
+        out = tmp_path / device
+        assert main([*TRAIN, "--out", str(out), "--device", device]) == 0
+        ended = json.loads(capsys.readouterr().out)
+        finals.append((ended, weights(out / "final.pt")))
+        assert json.loads((out / "run.json").read_text())["started"]["config"]["device"] == device
+    (first, first_weights), (second, second_weights) = finals
+    assert first["test_accuracy"] == second["test_accuracy"]
+    assert first_weights.keys() == second_weights.keys()
+    for name, tensor in first_weights.items():
+        torch.testing.assert_close(tensor, second_weights[name], atol=0, rtol=0)
+
+
+def test_train_config_refuses_an_unknown_device() -> None:
+    with pytest.raises(ConfigError, match="device must be one of auto, cpu, cuda"):
+        TrainConfig(device="tpu").validate()
+    assert TrainConfig.from_json(TrainConfig(device="auto").to_json()).device == "auto"
+
+
+def test_checkpoint_tensors_are_moved_to_the_cpu() -> None:
+    state = {"state": {0: {"momentum_buffer": torch.ones(2)}}, "param_groups": [{"lr": 0.1}]}
+    moved = cpu_tensors(state)
+    assert moved == {"state": {0: {"momentum_buffer": moved["state"][0]["momentum_buffer"]}},
+                     "param_groups": [{"lr": 0.1}]}  # fmt: skip
+    assert moved["state"][0]["momentum_buffer"].device == torch.device("cpu")

@@ -44,7 +44,9 @@ def test_bema_paper_rule_with_json(
 ) -> None:
     out = tmp_path / "pruned.rmt"
     doc = prune_json(capsys, str(trained), "--bema", "--out", str(out))
-    assert set(doc) == {"file", "out", "rule", "params_before", "params_after", "layers"}
+    assert set(doc) == {
+        "file", "out", "rule", "params_before", "params_after", "layers", "export",
+    }  # fmt: skip
     assert doc["out"] == str(out) and "BEMA" in doc["rule"] and "0.45" in doc["rule"]
     weight = torch.load(trained, weights_only=True)["fc1.weight"].numpy()
     fit = bema_fit(spectrum_of(weight))
@@ -141,7 +143,8 @@ def test_text_output(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert lines[0] == f"{trained} -> {out}  (rank 5, factorised)"
     assert "fc1.weight" in lines[1] and "rank 64 -> 5" in lines[1] and "factorised" in lines[1]
     assert f"params {784 * 64 + 64:,} -> {5 * (784 + 64) + 64:,}" in lines[1]
-    assert lines[-1].startswith("  total parameters")
+    assert lines[-2].startswith("  total parameters")
+    assert lines[-1].startswith("  export: size")
 
 
 def test_force_is_needed_to_replace(

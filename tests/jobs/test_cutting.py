@@ -11,6 +11,8 @@ from rmt_gui.jobs.cutting import linear_weights, prune_network
 from rmt_gui.model.surgery import SurgeryError, get_weight, parameter_count
 from rmt_gui.model.tree import build_mlp, is_factor_pair
 from rmt_gui.spectral import keep_rank
+from rmt_gui.spectral.spectrum import Spectrum
+from tests.helpers.cutoff_spikes import spike_at_cutoff
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -117,3 +119,30 @@ def test_a_layer_that_is_not_finite_stops_the_cut_naming_it() -> None:
         model.fc2.weight[0, 0] = float("nan")
     with pytest.raises(SurgeryError, match=r"^fc2\.weight: cannot cut this layer: .*NaN"):
         prune_network(model, PruneConfig(), 0.45, gen())
+
+
+def test_cut_equals_the_float64_truncation_within_float32_rounding() -> None:
+    model = build_mlp([784, 64, 10], seed=0)
+    cfg = PruneConfig.from_options(variant="truncate")
+    pruned, (fc1, _) = prune_network(model, cfg, 0.45, gen())
+    u, s, vh = np.linalg.svd(get_weight(model, "fc1.weight").double().numpy(), False)
+    k = fc1.rank_after
+    reference = (u[:, :k] * s[:k]) @ vh[:k]
+    got = get_weight(pruned, "fc1.weight").double().numpy()
+    assert np.abs(got - reference).max() <= 1e-5 * s[0]
+    np.testing.assert_allclose(fc1.spectrum.singular_values, s, rtol=0, atol=1e-6 * s[0])
+    assert fc1.n_signal == PruneConfig().fit(fc1.spectrum).n_signal
+
+
+@pytest.mark.parametrize("offset", [1e-5, -1e-5])
+def test_a_spike_at_the_cutoff_is_counted_as_in_float64(offset: float) -> None:
+    rule = PruneConfig().rule_at(0.45)
+    weight = spike_at_cutoff((200, 784), rule.fit, offset)
+    model = build_mlp([784, 200, 10], seed=0)
+    with torch.no_grad():
+        model.fc1.weight.copy_(torch.from_numpy(weight))
+    _, (fc1, _) = prune_network(model, PruneConfig(), 0.45, gen())
+    s = np.linalg.svd(weight.astype(np.float64), compute_uv=False)
+    reference = rule.fit(Spectrum.from_singular_values(s, weight.shape))
+    assert fc1.n_signal == reference.n_signal == (2 if offset > 0 else 1)
+    assert fc1.sigma2 == pytest.approx(reference.sigma2, rel=1e-6)

@@ -71,7 +71,7 @@ def test_format_given_explicitly_wins_over_the_suffix(
     path = export_model(pruned, tmp_path / "weights.bin", "safetensors")
     assert open_checkpoint(path).format == "safetensors"
     with pytest.raises(FileError, match="unknown export format"):
-        export_model(pruned, tmp_path / "x.onnx", "onnx")
+        export_model(pruned, tmp_path / "x.tflite", "tflite")
 
 
 def test_weights_only_model_exports_but_not_as_torchscript(tmp_path: Path) -> None:

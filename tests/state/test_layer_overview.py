@@ -15,6 +15,7 @@ from rmt_gui.state.layer_filter import (
     OUTSIDE,
     LayerFilter,
     block_choices,
+    is_structured,
     role_choices,
 )
 from rmt_gui.state.layer_metrics import normalised
@@ -55,6 +56,9 @@ def test_choices_list_only_what_the_model_has() -> None:
     assert roles[0] == ANY
     assert "attention_key" not in roles
     assert {"attention_query", "mlp_up", "mlp_down", "embedding"} <= set(roles)
+    assert is_structured(infos())
+    mlp = [LayerInfo(name, (8, 8), 64, "float32") for name in ("fc1.weight", "fc2.weight")]
+    assert not is_structured(mlp)
 
 
 def test_normalised_scales_each_column_and_keeps_undefined() -> None:

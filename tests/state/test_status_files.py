@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from torch import nn
 
+from rmt_gui.state.document import Document
 from rmt_gui.state.events import INFO_SECONDS, Status
 from rmt_gui.state.file_labels import FORMAT_NAMES, file_description, format_name
 from rmt_gui.state.save_folder import INSTALLED, RESOURCES, inside, save_folder
@@ -15,6 +18,25 @@ def test_information_lines_expire_and_errors_stay() -> None:
     assert Status("Exported").lifetime == INFO_SECONDS
     assert Status("Export failed", error=True).lifetime is None
     assert Status("").lifetime is None
+
+
+def test_starting_work_clears_an_error_but_not_a_note_nor_progress() -> None:
+    checkpoint = SimpleNamespace(path=Path("/models/net.pt"), history=[], detail="")
+    layer = SimpleNamespace(name="weight", shape=(3, 4), params=12, factor_group=None)
+    opened = SimpleNamespace(
+        checkpoint=checkpoint, not_runnable="", model=nn.Linear(4, 3), layers=(layer,)
+    )
+    doc = Document(opened)
+    doc.post_status("net.pt: pruning failed", True)
+    doc.set_busy("Exporting…")
+    assert doc.status == Status("")
+    doc.post_status("Export failed: disk full", True)
+    doc.set_busy("Exporting…", 1, 2)
+    assert doc.status.error
+    doc.set_busy("")
+    doc.post_status("Exported")
+    doc.set_busy("Rendering report…", 0, 3)
+    assert doc.status == Status("Exported")
 
 
 def test_the_last_chosen_folder_comes_first(tmp_path: Path) -> None:

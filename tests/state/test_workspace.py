@@ -142,7 +142,7 @@ def test_focus_status_and_progress_are_events(doc: Document) -> None:
     doc.set_busy("Analysing", 1, 2)
     doc.set_busy()
     assert focus == ["weight"] and doc.focus == "weight"
-    assert status == [Status("broken", True)] and doc.status == Status("broken", True)
+    assert status == [Status("broken", True), Status("")] and doc.status == Status("")
     assert busy == [Busy("Analysing", 1, 2), Busy()] and doc.busy == Busy()
 
 

@@ -52,7 +52,7 @@ def cell(view, name: str, header: str) -> str:
     return source.index(source.row_of(name), column(header)).data()
 
 
-def test_dropped_folder_opens_as_one_tab_with_its_architecture(qtbot, window, bert_folder):
+def test_dropped_folder_opens_as_one_tab_with_architecture_and_roles(qtbot, window, bert_folder):
     drop(window, [bert_folder])
     assert window.tabs.count() == 1
     view = window.tabs.currentWidget()
@@ -67,10 +67,6 @@ def test_dropped_folder_opens_as_one_tab_with_its_architecture(qtbot, window, be
     assert QUERY_0 in targets
     assert not [name for name in targets if "embeddings" in name]
     save_screenshot(window, "18_hf_folder_roles")
-
-
-def test_embeddings_are_pruned_only_when_selected(qtbot, window, bert_folder):
-    view = open_and_wait(qtbot, window, bert_folder)
     word = "embeddings.word_embeddings.weight"
     view.prune.scope_selected.setChecked(True)
     view.table.select_layer(word)
@@ -146,6 +142,8 @@ def test_heatmap_click_opens_the_layer_and_tooltips_hold_values(qtbot, window, b
     assert view.table.current_layer() == target
     assert view.spectrum.report.name == target
     assert view.heatmap.selected() == target
+    assert view.views.currentWidget() is view.spectrum
+    view.views.setCurrentWidget(view.heatmap)
     save_screenshot(window, "20_metric_heatmap")
 
 

@@ -81,9 +81,10 @@ def test_the_preview_summary_agrees_with_its_table(qtbot, window, model_files) -
     qtbot.waitUntil(lambda: prune.table.item(0, 1).text() == "64 → 20", timeout=WAIT_MS)
     summary = prune.totals.text()
     assert "1 of 1 layer changed (1 factorised)" in summary
-    note = prune.table.item(0, NOTE_COLUMN).text()
-    width = prune.table.horizontalHeader().sectionSize(NOTE_COLUMN)
-    assert prune.table.fontMetrics().horizontalAdvance(note) < width
+    header, metrics = prune.table.horizontalHeader(), prune.table.fontMetrics()
+    for column in (0, NOTE_COLUMN):
+        text = prune.table.item(0, column).text()
+        assert metrics.horizontalAdvance(text) < header.sectionSize(column), text
     assert text_fits(prune.method_box) and prune.factorize.isEnabled()
     save_screenshot(window, "19_preview_summary")
 
