@@ -9,6 +9,7 @@ form of :func:`open_and_analyze`: its model crosses as data (:mod:`rmt_gui.jobs.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -233,7 +234,8 @@ def analyze_model(
         try:
             report = analyze_layer(model, info, cache)
         except (MemoryError, RuntimeError) as exc:
-            exc.add_note(f"reading layer {info.name}")  # named if it ran out of memory
+            if sys.version_info >= (3, 11):  # notes name the layer in the out-of-memory line
+                exc.add_note(f"reading layer {info.name}")
             raise
         yield report
 

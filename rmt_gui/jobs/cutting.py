@@ -1,7 +1,7 @@
 """One pruning cut during training: BEMA-fit every linear layer and apply the chosen variant.
 
 Each layer is decomposed once (``eigh`` of its smaller Gram matrix, :class:`GramSVD`, in the
-weights' own float32: 2-3x cheaper than float64, the kept factors exact to float32 rounding); the
+weights' own float32: half the float64 time, the kept factors exact to float32 rounding); the
 same decomposition gives the spectrum for the fit and the vectors for the rebuild. The spike
 count is the float64 one: when a value lies within the float32 error of the fitted cutoff, it is
 checked by Sylvester's inertia (:func:`~rmt_gui.model.fast_spectrum.spike_count_holds`), and a

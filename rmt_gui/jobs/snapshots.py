@@ -2,7 +2,7 @@
 
 The training thread only copies the weights to the CPU (a few MB, well under a millisecond); the
 spectra and BEMA fits are computed from that copy: Gram eigenvalues by torch in the weights' own
-float32 (2-3x cheaper than float64; each eigenvalue typically within 1e-6 of the top of the
+float32 (half the float64 time; each eigenvalue typically within 1e-6 of the top of the
 float64 one, always within :func:`~rmt_gui.model.decomposition.eigenvalue_error`), with the spike
 count the float64 one (:func:`~rmt_gui.model.fast_spectrum.confirmed_fit`). On the helper thread
 (niced) the copy waits in a one-slot mailbox: a newer request replaces one not yet started, so a

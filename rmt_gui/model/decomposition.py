@@ -9,7 +9,7 @@
   it.
 
 The working precision is float64 by default (exact to float64 rounding). Training asks for the
-weights' own float32 (:func:`training_dtype`): the Gram product and ``eigh`` are then 2-3x
+weights' own float32 (:func:`training_dtype`): the Gram product and ``eigh`` are then about 2x
 cheaper, the kept factors are exact to float32 rounding (all a float32 layer stores), and each
 eigenvalue ``s**2 / n`` is within :func:`eigenvalue_error` of the float64 one, the bound of
 :mod:`rmt_gui.model.fast_spectrum`, whose exact spike count then decides the fit (docs/method.md

@@ -119,7 +119,7 @@ def plan_layer(
     rule: PruneRule,
     cache: SpectrumCache,
     output_width: int,
-    device: torch.device = CPU,
+    device: str | torch.device = CPU,
 ) -> LayerPlan:
     """Plan one layer from its cached spectrum (routed by size, spike count exact), untouched."""
     tensor = get_weight(model, layer).detach().cpu()
@@ -157,7 +157,7 @@ def plan(
     layers: list[str],
     rule: PruneRule,
     cache: SpectrumCache = DEFAULT_CACHE,
-    device: torch.device = CPU,
+    device: str | torch.device = CPU,
 ) -> list[LayerPlan]:
     """A :class:`LayerPlan` for each of ``layers`` (the floor is the model's output width)."""
     width = output_dim(model)

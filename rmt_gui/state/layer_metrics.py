@@ -72,10 +72,15 @@ def metric_text(value: float | None) -> str:
     return str(value) if isinstance(value, int) else f"{value:.4g}"
 
 
+def _number(value: float | None) -> float:
+    """A metric as a float, ``NaN`` where it is undefined."""
+    return np.nan if value is None else float(value)
+
+
 def metric_matrix(reports: Sequence[LayerReport | None]) -> NDArray[np.float64]:
     """``(layers, metrics)`` values of :data:`METRICS`, ``NaN`` where undefined."""
     rows = [metric_values(report) for report in reports]
-    table = [[np.nan if row[key] is None else float(row[key]) for key in KEYS] for row in rows]
+    table = [[_number(row[key]) for key in KEYS] for row in rows]
     return np.array(table, dtype=np.float64).reshape(len(rows), len(KEYS))
 
 

@@ -22,8 +22,8 @@ from rmt_gui.errors import FileError
 from rmt_gui.jobs.run_log import read_summary
 from rmt_gui.spectral.spectrum import Spectrum
 from rmt_gui.spectral.ww_metrics import WWMetrics, ww_metrics
+from rmt_gui.state.tab_titles import SPECTRA
 
-SPECTRA = "spectra.jsonl"
 METRICS = "metrics.jsonl"
 FIT_KEYS = ("n_signal", "sigma2", "lambda_plus", "fit_error")
 """The fit's numbers each layer of a snapshot records."""
@@ -118,17 +118,12 @@ def _json_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
             continue
         try:
             record = json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise FileError(path, f"line {line_no} is not JSON ({exc.msg})") from exc
         if not isinstance(record, dict):
             raise FileError(path, f"line {line_no} is not a JSON object")
         records.append((line_no, record))
     return records
-
-
-def is_run_folder(path: Path) -> bool:
-    """Whether ``path`` is a training run's folder (it has ``spectra.jsonl``)."""
-    return (Path(path) / SPECTRA).is_file()
 
 
 def read_run(path: str | Path) -> Run:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 RUN_SUMMARY = "run.json"
 FINAL_MODEL = "final.pt"
+SPECTRA = "spectra.jsonl"
 
 
 @lru_cache(maxsize=512)
@@ -36,3 +37,8 @@ def tab_title(path: Path) -> str:
 def is_run_model(path: Path) -> bool:
     """Whether ``path`` is a model a training run saved (kept off the recent-files list)."""
     return run_folder(path) is not None
+
+
+def is_run_folder(path: Path) -> bool:
+    """Whether ``path`` is a training run's folder with spectra to replay (``spectra.jsonl``)."""
+    return (Path(path) / SPECTRA).is_file()

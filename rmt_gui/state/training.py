@@ -165,7 +165,7 @@ class RunState:
         elif isinstance(event, RunEnded):
             self.ended, self.status = event, event.status
             self.layers, self.elapsed = list(event.layers), event.elapsed
-            return {"status", "progress", "spectra", "table", "log"}
+            return {"status", "progress", "curves", "spectra", "table", "log"}
         return {"status"}
 
     def fail(self, message: str) -> None:

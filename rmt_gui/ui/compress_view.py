@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -129,11 +130,12 @@ class CompressView(QWidget):
         self.run_button.setToolTip("Measure every method at every budget in the background")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.controls = QHBoxLayout()
-        self.controls.addStretch(1)
-        for widget in (self.train_images, self.validation, self.calibration, self.finetune_steps,
-                       self.run_button, self.cancel_button):  # fmt: skip
-            self.controls.addWidget(widget)
+        self.controls = QGridLayout()
+        self.controls.setColumnStretch(0, 1)
+        widgets = (self.train_images, self.validation, self.calibration, self.finetune_steps,
+                   self.run_button, self.cancel_button)  # fmt: skip
+        for index, widget in enumerate(widgets):
+            self.controls.addWidget(widget, index // 3, 1 + index % 3)
         self.progress = QProgressBar()
         self.progress.setMaximumHeight(16)
         self.progress.hide()
@@ -280,7 +282,7 @@ class CompressView(QWidget):
         """Take one event of the curve job, update the progress and redraw."""
         self.state.add(event)
         total = self.state.total
-        self.progress.setRange(0, max(total, 1) if total else 0)
+        self.progress.setRange(0, total)
         self.progress.setValue(len(self.state.points))
         self.progress.setFormat(f"{len(self.state.points)} / {total} points · {self.state.stage}")
         self.title.setText(f"<b>{self.state.stage or 'measuring'}</b>")

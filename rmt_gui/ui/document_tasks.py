@@ -93,6 +93,7 @@ class DocumentTasks(QObject):
         view = self.view
         doc = view.document
         step = doc.history.current
+        label = f"Step {doc.history.cursor} ({step.description})"
         count = view.history.count.value()
         clock = EvalClock()
 
@@ -106,7 +107,7 @@ class DocumentTasks(QObject):
                 return
             view.history.set_progress(0, 0)
             doc.post_status(
-                f"{step.description}: accuracy {100 * result.accuracy:.2f}%, loss "
+                f"{label}: accuracy {100 * result.accuracy:.2f}%, loss "
                 f"{result.loss:.4f} on {result.count:,} test images ({clock.summary()})"
             )
             doc.set_evaluation(step.model, result)
@@ -118,7 +119,7 @@ class DocumentTasks(QObject):
 
         def cancelled() -> None:
             view.history.set_progress(0, 0)
-            doc.post_status(f"{step.description}: evaluation cancelled")
+            doc.post_status(f"{label}: evaluation cancelled")
 
         view.history.set_phase("starting the evaluation…")
         self.runner.start_process(

@@ -77,19 +77,9 @@ class DocumentView(QWidget):
         self.preview_rows: tuple[PreviewRow, ...] = ()
         self.runner, self.plot_options = Runner(self), options.plot
         self.header = QLabel(f"Opening <b>{self.path.name}</b>…")
-        self.banner = QLabel("")
-        self.banner.setWordWrap(True)
-        self.banner.setStyleSheet(
-            f"background: {theme.WARNING_BG}; border: 1px solid #e0c060; padding: 4px;"
-        )
-        self.banner.hide()
-        self.error = QLabel("")
+        self.banner = _notice(f"background: {theme.WARNING_BG}; border: 1px solid #e0c060;")
+        self.error = _notice(f"color: {theme.ERROR_TEXT}; border: 1px solid {theme.ERROR_TEXT};")
         self.error.setObjectName("openError")
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet(
-            f"color: {theme.ERROR_TEXT}; border: 1px solid {theme.ERROR_TEXT}; padding: 4px;"
-        )
-        self.error.hide()
         self.table = LayerTable()
         self.history = HistoryPanel(options.eval_count)
         self.spectrum = SpectrumView(self.plot_options)
@@ -97,14 +87,7 @@ class DocumentView(QWidget):
         self.multiples = MultiplesView(self.plot_options)
         self.sweep = SweepView(options.sweep_points, options.sweep_log)
         self.prune = PrunePanel(options.prune)
-        self.views = QTabWidget()
-        self.views.addTab(self.spectrum, "Spectrum")
-        self.views.addTab(self.multiples, "All layers")
-        self.views.addTab(self.sweep, "Rank sweep")
-        from rmt_gui.ui.compress_view import CompressView
-
-        self.compress = CompressView(self)
-        self.views.addTab(self.compress, "Compress")
+        self.views = self._view_tabs()
         self.left = QSplitter(Qt.Orientation.Vertical)
         self.left.addWidget(self._layer_overviews())
         self.left.addWidget(self.history)
@@ -127,6 +110,19 @@ class DocumentView(QWidget):
         self._preview_timer.setInterval(PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self.request_preview)
         self._connect()
+
+    def _view_tabs(self) -> QTabWidget:
+        """The plot views of the middle column (the Compress view imported only now: it is the
+        heaviest and not needed at start-up)."""
+        from rmt_gui.ui.compress_view import CompressView
+
+        views = QTabWidget()
+        views.addTab(self.spectrum, "Spectrum")
+        views.addTab(self.multiples, "All layers")
+        views.addTab(self.sweep, "Rank sweep")
+        self.compress = CompressView(self)
+        views.addTab(self.compress, "Compress")
+        return views
 
     def _layer_overviews(self) -> QWidget:
         """The filter bar above the table (returned, for the left column) and the heat-map
@@ -531,3 +527,12 @@ class DocumentView(QWidget):
         if self.document is not None:
             self.workspace.remove(self.document)
             self.document.close()
+
+
+def _notice(style: str) -> QLabel:
+    """A hidden, wrapping message line above the views (the error line or the warning banner)."""
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setStyleSheet(f"{style} padding: 4px;")
+    label.hide()
+    return label

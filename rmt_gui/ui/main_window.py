@@ -31,21 +31,20 @@ from PySide6.QtWidgets import (
 
 from rmt_gui.state.document import Document
 from rmt_gui.state.events import Status
-from rmt_gui.state.replay import is_run_folder
 from rmt_gui.state.settings_schema import ViewSettings
-from rmt_gui.state.tab_titles import is_run_model, tab_title
+from rmt_gui.state.tab_titles import is_run_folder, is_run_model, tab_title
 from rmt_gui.state.workspace import Workspace
 from rmt_gui.ui import dialogs, theme
-from rmt_gui.ui.compare_view import CompareView
 from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.document_view import DocumentView
 from rmt_gui.ui.empty_state import EmptyState
-from rmt_gui.ui.replay_view import ReplayView
 from rmt_gui.ui.settings import AppSettings
 from rmt_gui.ui.train_host import TrainHost
 
 if TYPE_CHECKING:
     from rmt_gui.jobs.analysis_job import NeedsTrust
+    from rmt_gui.ui.compare_view import CompareView
+    from rmt_gui.ui.replay_view import ReplayView
 
 
 class StatusOwner(Protocol):
@@ -290,6 +289,8 @@ class MainWindow(QMainWindow):
 
     def compare(self, path_a: Path, path_b: Path) -> CompareView:
         """Open a window comparing ``path_b`` against ``path_a`` (as stored on disk)."""
+        from rmt_gui.ui.compare_view import CompareView
+
         window = CompareView(path_a, path_b, self)
         self._keep_window(window)
         window.start()
@@ -305,6 +306,7 @@ class MainWindow(QMainWindow):
         """Open a window replaying the run in ``folder`` (a bad folder: one status line)."""
         from rmt_gui.errors import RmtGuiError
         from rmt_gui.state.replay import read_run
+        from rmt_gui.ui.replay_view import ReplayView
 
         try:
             run = read_run(folder)
@@ -412,9 +414,12 @@ class MainWindow(QMainWindow):
             self._show_owned(self.workspace)
 
     def _show_owned(self, owner: StatusOwner) -> None:
-        """Show ``owner``'s line; an information line expires :attr:`Status.lifetime` later."""
+        """Show ``owner``'s line; an information line expires :attr:`Status.lifetime` after
+        it was first shown (showing it again, on a progress update, keeps that time)."""
         status = owner.status
         self.show_status(status.text or "Ready", status.error)
+        if self.expiring is not None and self.expiring[1] is status and self.expiry.isActive():
+            return
         self.expiry.stop()
         self.expiring = None
         if status.lifetime is not None:

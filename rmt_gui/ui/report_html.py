@@ -22,7 +22,13 @@ from rmt_gui.ui.spectrum_items import SpectrumItems
 from rmt_gui.ui.spectrum_view import AXIS_LABELS, readout_html
 
 FIGURE_SIZE = (900, 420)
-HISTORY_COLUMNS = ["step", "description", "params", "accuracy", "loss"]
+HISTORY_COLUMNS = {"step": "Step", "description": "What was done", "params": "Parameters",
+                   "accuracy": "Test accuracy", "loss": "Loss"}  # fmt: skip
+LAYER_COLUMNS = {
+    "name": "Layer", "shape": "Shape", "params": "Parameters", "rank": "Rank",
+    "n_signal": "n_signal (BEMA)", "sigma2": "σ²", "lambda_plus": "λ₊", "fit_error": "Fit error",
+    "good_fit": "Good fit", "rank_gavish_donoho": "Gavish–Donoho rank",
+}  # fmt: skip
 STYLE = """
 body { font-family: sans-serif; margin: 2em; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
@@ -33,8 +39,9 @@ figure { margin: 1.5em 0; } figcaption { font-size: 0.9em; color: #444; }
 """
 
 
-def _table(rows: list[dict], columns: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+def _table(rows: list[dict], columns: dict[str, str]) -> str:
+    """An HTML table of ``rows`` with ``columns`` (record key: header shown)."""
+    head = "".join(f"<th>{html.escape(title)}</th>" for title in columns.values())
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>"
         for row in rows
@@ -43,9 +50,12 @@ def _table(rows: list[dict], columns: list[str]) -> str:
 
 
 def _cell(value: object) -> str:
+    """A value as a table cell reads it: 4 significant digits, thousands separated, yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, list):
         return "×".join(str(v) for v in value)
@@ -120,8 +130,6 @@ class HtmlReportWriter(QObject):
         doc = self.document
         written = write_reports(doc, self.base)
         layers = layer_rows(doc)
-        columns = ["name", "shape", "params", "rank", "n_signal", "sigma2", "lambda_plus",
-                   "fit_error", "good_fit", "rank_gavish_donoho"]  # fmt: skip
         history = [{**row, **_evaluation_cells(row["evaluation"])} for row in history_rows(doc)]
         page = (
             f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(doc.name)}"
@@ -129,7 +137,7 @@ class HtmlReportWriter(QObject):
             f"<h1>{html.escape(doc.name)}</h1><p>{html.escape(str(doc.path))} · "
             f"{html.escape(file_description(doc.checkpoint.format, doc.checkpoint.detail))}</p>"
             f"<h2>History</h2>{_table(history, HISTORY_COLUMNS)}"
-            f"<h2>Layers</h2>{_table(layers, columns)}"
+            f"<h2>Layers</h2>{_table(layers, LAYER_COLUMNS)}"
             f"<h2>Spectra</h2>{''.join(self.figures)}</body></html>"
         )
         page_path = self.base.with_suffix(".html")

@@ -27,10 +27,14 @@ from PySide6.QtWidgets import (
 from rmt_gui.state.plot_data import PlotOptions, SpectrumPlotData, plot_data
 from rmt_gui.ui import theme
 from rmt_gui.ui.live_label import LiveLabel
+from rmt_gui.ui.prune_panel import described_combo
 from rmt_gui.ui.spectrum_items import CUTOFF_NAMES, SIDE_ANCHORS, SpectrumItems
 
 IMAGE_FILTER = "PNG image (*.png);;SVG image (*.svg)"
-SCALES = (("eigen", "eigenvalues s²/n"), ("singular", "singular values s"))
+SCALES = (
+    ("eigen", "eigenvalues s²/n", "Plot λ = s²/n, the scale of the Marchenko–Pastur law"),
+    ("singular", "singular values s", "Plot the singular values s themselves"),
+)
 NO_LAYER = "Select a layer to see its spectrum."
 AXIS_LABELS = {"eigen": "eigenvalue λ = s²/n", "singular": "singular value s"}
 LEGEND_COLUMNS = (4, 3, 2, 1)
@@ -135,15 +139,7 @@ class SpectrumView(QWidget):
         self.show_report(None)
 
     def _build_controls(self) -> None:
-        self.scale_box = QComboBox()
-        for key, label in SCALES:
-            self.scale_box.addItem(label, key)
-        self.scale_box.setCurrentIndex([k for k, _ in SCALES].index(self.options.scale))
-        self.scale_box.setToolTip("Plot s²/n (the scale of the MP law) or the singular values")
-        self.scale_box.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.scale_box.setMinimumContentsLength(8)
+        self.scale_box = described_combo(SCALES, self.options.scale)
         self.log_box = QCheckBox("log axis")
         self.log_box.setChecked(self.options.log)
         self.log_box.setToolTip("Logarithmic value axis: the bulk and far spikes both visible")

@@ -23,20 +23,39 @@ SNUG = 0.6
 MARGIN = 0.08
 AHEAD = 0.3
 AXIS_PX = 56
+MIN_ACCURACY_SPAN = 4.0
 
 
-def frame_y(plot: pg.PlotItem, lo: float, hi: float, below: float, above: float) -> None:
-    """Show ``[lo, hi]`` (axis units), keeping the current range while it still fits snugly.
+def frame_y(
+    plot: pg.PlotItem, lo: float, hi: float, below: float, above: float, min_span: float = 1e-6
+) -> None:
+    """Show ``[lo, hi]`` (axis units, widened about its middle to at least ``min_span``),
+    keeping the current range while it still fits snugly.
 
     Re-ranging re-lays the axis ticks and labels, the dearest part of a repaint, so a live
     plot changes its range only when the data leaves it or fills much less of it; ``below``
     and ``above`` (fractions of the span) leave room where the curve is heading.
     """
-    span = max(hi - lo, 1e-6)
+    if hi - lo < min_span:
+        middle = 0.5 * (lo + hi)
+        lo, hi = middle - 0.5 * min_span, middle + 0.5 * min_span
+    span = hi - lo
     y0, y1 = plot.viewRange()[1]
     if y0 <= lo and hi <= y1 and span >= SNUG * (y1 - y0):
         return
     plot.setYRange(lo - below * span, hi + above * span, padding=0)
+
+
+def accuracy_points(run: RunState) -> tuple[np.ndarray, np.ndarray]:
+    """Epochs and test accuracy (%) at each epoch's end, then at the stop of a run stopped
+    between epochs (the accuracy of the model it saved)."""
+    epochs, _train, test = run.accuracy_curves()
+    ended = run.ended
+    if ended is None or ended.test_accuracy is None:
+        return epochs, test
+    if epochs.size and ended.epochs_done <= epochs[-1] + 1e-9:
+        return epochs, test
+    return np.append(epochs, ended.epochs_done), np.append(test, 100.0 * ended.test_accuracy)
 
 
 class RunCurves:
@@ -63,7 +82,8 @@ class RunCurves:
 
         Returns whether the accuracy curves were redrawn.
         """
-        shown = (run, len(run.epochs)) if run is not None and run.started is not None else None
+        started = run is not None and run.started is not None
+        shown = (run, len(run.epochs), run.ended) if started else None
         if shown is None:
             for item in (self.raw, self.smooth, self.test, self.train):
                 item.setData([], [])
@@ -75,9 +95,9 @@ class RunCurves:
         if shown == self._shown:
             return False
         self._shown = shown
-        epochs, train, test = run.accuracy_curves()
+        epochs, train, _test = run.accuracy_curves()
         self.train.setData(epochs, train)
-        self.test.setData(epochs, test)
+        self.test.setData(*accuracy_points(run))
         return True
 
 
@@ -171,8 +191,12 @@ class TrainCurves(QWidget):
         theme.show_values(self.loss, bool(len(losses)))
         if len(losses):
             frame_y(self.loss, float(losses.min()), float(losses.max()), AHEAD, MARGIN)
-        accuracy = [np.concatenate(run.accuracy_curves()[1:]) for run in shown if run.epochs]
+        accuracy = [
+            np.concatenate([run.accuracy_curves()[1], accuracy_points(run)[1]]) for run in shown
+        ]
+        accuracy = [values for values in accuracy if values.size]
         theme.show_values(self.accuracy, bool(accuracy))
         if accuracy and accuracy_changed:
             values = np.concatenate(accuracy)
-            frame_y(self.accuracy, float(values.min()), float(values.max()), MARGIN, AHEAD)
+            low, high = float(values.min()), float(values.max())
+            frame_y(self.accuracy, low, high, MARGIN, AHEAD, MIN_ACCURACY_SPAN)

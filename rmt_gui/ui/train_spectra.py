@@ -18,13 +18,21 @@ from rmt_gui.state.training import RunState
 from rmt_gui.ui import theme
 from rmt_gui.ui.live_label import LiveLabel
 from rmt_gui.ui.multiples_view import MultiplesView
+from rmt_gui.ui.prune_panel import show_choice_tip
+from rmt_gui.ui.spectrum_items import CUTOFF_NAMES
 from rmt_gui.ui.spectrum_view import SpectrumView, save_plot_dialog
 
 START = "at the start of the run"
 OTHER = "in the other run"
+RUN_TIP = "Whose spectra to show (the running one is chosen for you)"
 WAITING = "Spectra appear with the first snapshot of the run."
 PREPARED_CELLS = 4
-KEY = "Histogram blue · MP fit red · BEMA cutoff λ₊ dashed · signal spikes orange"
+
+
+def key_text(scale: str) -> str:
+    """The line naming the plots' colours, with the cutoff named for ``scale`` (λ₊ or s₊)."""
+    cutoff = CUTOFF_NAMES[scale]
+    return f"Histogram blue · MP fit red · BEMA cutoff {cutoff} dashed · signal spikes orange"
 
 
 class TrainSpectra(QWidget):
@@ -39,13 +47,15 @@ class TrainSpectra(QWidget):
     def __init__(self, options: PlotOptions, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.run_box = QComboBox()
-        self.run_box.setToolTip("Whose spectra to show (the running one is chosen for you)")
         self.layer_box = QComboBox()
+        for box in (self.run_box, self.layer_box):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.layer_box.setMinimumContentsLength(12)
         self.run_box.setMinimumContentsLength(10)
+        self.run_box.setToolTip(RUN_TIP)
         self.layer_box.setToolTip("The layer in the large view (or click a small plot)")
         self.step_label = LiveLabel(WAITING)
-        self.key_label = LiveLabel(KEY)
+        self.key_label = LiveLabel(key_text(options.scale))
         for label in (self.step_label, self.key_label):
             label.setColour(theme.HINT_TEXT)
         self.spectrum = SpectrumView(options, live=True)
@@ -75,6 +85,7 @@ class TrainSpectra(QWidget):
         self._queue: list[str] = []
         self.multiples.layerClicked.connect(self.select_layer)
         self.layer_box.currentIndexChanged.connect(lambda _i: self.redraw())
+        self.run_box.currentIndexChanged.connect(lambda _i: show_choice_tip(self.run_box))
         self.run_box.currentIndexChanged.connect(lambda _i: self.redraw())
         self.spectrum.overlayChanged.connect(lambda _i: self.redraw())
         self.spectrum.optionsChanged.connect(self._options_changed)
@@ -85,10 +96,15 @@ class TrainSpectra(QWidget):
         self.runs = list(runs)
         self.run_box.blockSignals(True)
         self.run_box.clear()
-        self.run_box.addItems([run.label for run in runs])
+        for index, run in enumerate(runs):
+            self.run_box.addItem(run.label)
+            self.run_box.setItemData(
+                index, f"{RUN_TIP}: {run.run_dir}", Qt.ItemDataRole.ToolTipRole
+            )
         if follow is not None and follow in self.runs:
             self.run_box.setCurrentIndex(self.runs.index(follow))
         self.run_box.blockSignals(False)
+        show_choice_tip(self.run_box)
 
     @property
     def run(self) -> RunState | None:
@@ -184,6 +200,9 @@ class TrainSpectra(QWidget):
             self.spectrum.readout.setText(f"<b>{name}</b>: waiting for its next snapshot…")
         if name:
             self.multiples.select(name)
+        overlay = self.spectrum.overlay_report is not None
+        grey = f" · grey: {self.spectrum.overlay_box.currentText()}" if overlay else ""
+        self.key_label.setText(key_text(self.spectrum.options.scale) + grey)
         spectra = run.spectra
         if spectra is None:
             self.step_label.setText(WAITING)
@@ -191,9 +210,6 @@ class TrainSpectra(QWidget):
         final = " (final)" if spectra.final else ""
         self.step_label.setText(f"snapshot at step {spectra.step}{final}, epoch "
                                 f"{spectra.epochs_done:.2f}")  # fmt: skip
-        overlay = self.spectrum.overlay_report is not None
-        grey = f" · grey: {self.spectrum.overlay_box.currentText()}" if overlay else ""
-        self.key_label.setText(KEY + grey)
 
     def _options_changed(self, options: PlotOptions) -> None:
         self.multiples.set_options(options)

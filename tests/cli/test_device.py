@@ -134,6 +134,17 @@ def test_train_refuses_cuda_in_one_line_before_any_file(
     assert not out.exists()
 
 
+def test_compress_refuses_cuda_in_one_line(
+    no_cuda: None, layers: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "small.pt"
+    options = ["--out", str(out), "--target-params", "0.5", "--device", "cuda"]
+    line = error_line(capsys, "compress", str(layers), *options)
+    assert "--device cuda: CUDA is not available" in line
+    assert not out.exists()
+
+
+@pytest.mark.slow
 def test_train_is_the_same_on_every_cpu_choice(
     no_cuda: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -146,3 +146,10 @@ def test_a_spike_at_the_cutoff_is_counted_as_in_float64(offset: float) -> None:
     reference = rule.fit(Spectrum.from_singular_values(s, weight.shape))
     assert fc1.n_signal == reference.n_signal == (2 if offset > 0 else 1)
     assert fc1.sigma2 == pytest.approx(reference.sigma2, rel=1e-6)
+
+
+def test_float64_weights_are_cut_in_float64() -> None:
+    model = build_mlp([784, 64, 10], seed=0).double()
+    pruned, (fc1, _) = prune_network(model, PruneConfig(), 0.45, gen())
+    np.testing.assert_allclose(fc1.spectrum.singular_values, sv(model, "fc1.weight"), rtol=1e-10)
+    assert get_weight(pruned, "fc1.0.weight").dtype == torch.float64

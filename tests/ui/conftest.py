@@ -74,3 +74,12 @@ def window(qtbot, settings: AppSettings) -> Iterator[MainWindow]:
         assert view.runner.wait(60)
     win.close()
     win.deleteLater()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After tests wrote screenshots, tile them all into ``tests/screenshots/contact_sheet.png``."""
+    from tests.helpers.app_window import SCREENSHOTS
+    from tests.helpers.contact_sheet import build_sheet, stale
+
+    if SCREENSHOTS.is_dir() and stale(SCREENSHOTS):
+        build_sheet(SCREENSHOTS)

@@ -34,6 +34,22 @@ def click_point(qtbot, panel, point) -> None:
     qtbot.mouseClick(panel.plot_widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
 
 
+def check_exports(panel, target, tmp_path: Path) -> None:
+    """The CSV holds every point (``target``'s accuracy exactly), refuses to replace a file,
+    and the plot writes as SVG and PNG."""
+    state = panel.state
+    csv_path = panel.save_csv(tmp_path / "curve.csv")
+    rows = list(csv.DictReader(csv_path.read_text().splitlines()))
+    assert len(rows) == len(state.points)
+    assert {r["method"] for r in rows} == {"bema", "svd", "whitened", "whitened+finetune"}
+    row = next(r for r in rows if r["method"] == "whitened" and r["params"] == str(target.params))
+    assert float(row["val_accuracy"]) == pytest.approx(target.val_accuracy, abs=1e-6)
+    with pytest.raises(FileError):
+        panel.save_csv(csv_path)
+    assert panel.save_plot(tmp_path / "curve.svg").read_bytes().lstrip().startswith(b"<?xml")
+    assert panel.save_plot(tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.slow
 def test_curve_fills_in_then_a_clicked_point_applies_and_undoes(
     qtbot, window, model_files, tmp_path: Path
@@ -69,16 +85,12 @@ def test_curve_fills_in_then_a_clicked_point_applies_and_undoes(
     assert list(ring_x) == pytest.approx([100 * target.kept])
     save_screenshot(view, "compress_curve")
 
-    csv_path = panel.save_csv(tmp_path / "curve.csv")
-    rows = list(csv.DictReader(csv_path.read_text().splitlines()))
-    assert len(rows) == len(state.points)
-    assert {r["method"] for r in rows} == {"bema", "svd", "whitened", "whitened+finetune"}
-    row = next(r for r in rows if r["method"] == "whitened" and r["params"] == str(target.params))
-    assert float(row["val_accuracy"]) == pytest.approx(target.val_accuracy, abs=1e-6)
-    with pytest.raises(FileError):
-        panel.save_csv(csv_path)
-    assert panel.save_plot(tmp_path / "curve.svg").read_bytes().lstrip().startswith(b"<?xml")
-    assert panel.save_plot(tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    check_exports(panel, target, tmp_path)
+    panel.method_box.setCurrentIndex(panel.method_box.findData("svd"))
+    panel.budget.setValue(100 * FRACTIONS[1])
+    panel.pick_button.click()
+    assert panel.selected == state.within("svd", FRACTIONS[1]) == state.series("svd")[1]
+    click_point(qtbot, panel, target)
 
     original = doc.model
     steps = len(doc.history.steps)
@@ -87,11 +99,16 @@ def test_curve_fills_in_then_a_clicked_point_applies_and_undoes(
     assert tensor_count(doc.model) == target.params
     assert "whitened SVD" in doc.history.current.description
     assert not panel.apply_button.isEnabled()
+    compressed = doc.history.current
+    view.tasks.evaluate()
+    qtbot.waitUntil(lambda: compressed.evaluation is not None, timeout=WAIT_MS)
+    assert compressed.evaluation.count == 500 and compressed.evaluation.accuracy > 0.5
     view.history.undo_button.click()
     assert doc.model is original
     qtbot.waitUntil(panel.apply_button.isEnabled, timeout=WAIT_MS)
 
 
+@pytest.mark.slow
 def test_cancel_stops_the_curve_and_keeps_its_points(qtbot, window, model_files) -> None:
     view = open_and_wait(qtbot, window, model_files["small"])
     small_curve(view)

@@ -35,6 +35,12 @@ def test_notes_expire_errors_stay_until_the_next_action(
     assert window.message.text() == "Plot saved to /tmp/x.png"
     qtbot.waitUntil(lambda: window.message.text() == "Ready", timeout=5_000)
     assert doc.status.text == ""
+    doc.post_status("2 layers analysed")
+    for done in range(4):  # progress updates do not restart the note's time
+        doc.set_busy("Rendering report…", done, 4)
+        qtbot.wait(round(500 * SHORT_S))
+    doc.set_busy("")
+    assert window.message.text() == "Ready"
     doc.post_status("Export failed: disk full", True)
     qtbot.wait(round(3000 * SHORT_S))
     assert window.message.text() == "Export failed: disk full" and _red(window)
@@ -100,6 +106,7 @@ def test_save_dialogs_start_in_the_last_folder_never_the_installation(
     page = (chosen / "default_model-report.html").read_text(encoding="utf-8")
     assert "rmt-gui checkpoint, MLP, 1 history step" in page
     assert "rmt-gui rmt-gui" not in page and "rmt-gui (rmt-gui" not in view.header.text()
+    assert "<th>Gavish–Donoho rank</th>" in page and "<th>rank_gavish_donoho</th>" not in page
     assert "— rmt-gui checkpoint, MLP, 1 history step ·" in view.header.text()
     assert "1 earlier step" in view.history.earlier.text()
 
@@ -125,6 +132,7 @@ def test_evaluation_shows_starting_and_loading_before_counting_images(
     qtbot.waitUntil(lambda: view.document.history.current.evaluation is not None, timeout=WAIT_MS)
     assert phases == ["starting the evaluation…", "loading the MNIST test images…"]
     text = window.message.text()
+    assert text.startswith("Step 0 (opened small.pt): accuracy ")
     assert "on 500 test images (" in text and "s starting and loading the data)" in text
     total = float(text.split("test images (")[1].split(" s,")[0])
     waited = float(text.split("of which ")[1].split(" s")[0])
