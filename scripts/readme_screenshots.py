@@ -3,7 +3,7 @@
 ``QT_QPA_PLATFORM=offscreen python scripts/readme_screenshots.py --data DIR [--epochs N]``
 writes ``resources/screenshot.png`` (the explorer: :mod:`rmt_gui.ui.screenshot`) and
 ``resources/screenshot_training.png`` (the Train tab after a run with the paper's settings and
-its unpruned baseline on MNIST, ``N`` epochs, the comparison table shown).
+its unpruned baseline on MNIST, ``N`` epochs if given, the comparison table shown).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ TRAINING_SIZE = (1600, 1000)
 TRAINING_TIMEOUT_S = 1800.0
 
 
-def capture_training(model: Path, out: Path, data: Path, epochs: int) -> Path:
-    """Train with the paper's settings (``epochs`` epochs) and the baseline in a fresh window
-    with ``model`` open; save the window with the comparison table to ``out``."""
+def capture_training(model: Path, out: Path, data: Path, epochs: int | None = None) -> Path:
+    """Train with the paper's settings (``epochs`` epochs if given) and the baseline in a fresh
+    window with ``model`` open; save the window with the comparison table to ``out``."""
     application()
     with tempfile.TemporaryDirectory() as tmp:
         settings = AppSettings(ini_settings(Path(tmp) / "settings.ini"))
@@ -38,12 +38,14 @@ def capture_training(model: Path, out: Path, data: Path, epochs: int) -> Path:
         wait_until(lambda: window.current_view() is not None)
         panel = window.training.show()
         panel.form.reset()
-        panel.form.epochs.setValue(epochs)
+        if epochs is not None:
+            panel.form.epochs.setValue(epochs)
         panel.form.compare.setChecked(True)
         panel.form.out_folder.setText(str(Path(tmp) / "runs"))
         panel.start()
         wait_until(lambda: panel.running, TRAINING_TIMEOUT_S)
         wait_until(lambda: not panel.running, TRAINING_TIMEOUT_S)
+        wait_until(lambda: len(window.views()) == 1 + len(panel.session.runs))
         window.tabs.setCurrentWidget(panel)
         panel.bottom.setCurrentWidget(panel.table)
         QApplication.processEvents()
@@ -57,7 +59,7 @@ def main() -> None:
     """Command-line entry: both screenshots into ``resources/`` (or ``--out``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="MNIST root (torchvision layout)")
-    parser.add_argument("--epochs", type=int, default=10, help="epochs of the training run")
+    parser.add_argument("--epochs", type=int, help="epochs of the run (default: the paper's)")
     parser.add_argument("--out", type=Path, default=RESOURCES, help="folder for the images")
     parser.add_argument("--only", choices=("explorer", "training"), help="make just one image")
     args = parser.parse_args()

@@ -37,7 +37,7 @@ MAX_PRUNE_LAYERS = 2_000
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``prune`` subcommand."""
-    from rmt_gui.model.export import FORMATS
+    from rmt_gui.model.export_formats import FORMATS
 
     parser = sub.add_parser("prune", help="prune layers by SVD and write the pruned model")
     parser.add_argument("file", help="model file or Hugging Face model folder")

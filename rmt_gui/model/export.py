@@ -20,15 +20,11 @@ from torch import nn
 from rmt_gui.errors import FileError, one_line
 from rmt_gui.model.atomic_file import atomic_write
 from rmt_gui.model.evaluate import check_runnable
+from rmt_gui.model.export_formats import FORMATS, SUFFIX_FORMATS
 from rmt_gui.model.jit import quiet_jit
 from rmt_gui.model.native import architecture_of, save_native
 from rmt_gui.model.onnx_export import export_graph, require_onnx
 from rmt_gui.model.tree import NotRunnableError, WeightTree
-
-FORMATS = ("rmt-gui", "state-dict", "safetensors", "torchscript", "onnx")
-SUFFIX_FORMATS = {
-    ".safetensors": "safetensors", ".ts": "torchscript", ".jit": "torchscript", ".onnx": "onnx",
-}  # fmt: skip
 
 
 def default_format(model: nn.Module, path: str | Path) -> str:

@@ -25,7 +25,7 @@ from rmt_gui.ui.spectrum_view import SpectrumView, save_plot_dialog
 START = "at the start of the run"
 OTHER = "in the other run"
 RUN_TIP = "Whose spectra to show (the running one is chosen for you)"
-WAITING = "Spectra appear with the first snapshot of the run."
+WAITING = "waiting for the first snapshot…"
 PREPARED_CELLS = 4
 
 

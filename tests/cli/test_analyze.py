@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 
 from rmt_gui.cli import main
-from rmt_gui.spectral.ww_metrics import METRIC_KEYS
+from tests.helpers.analyze_keys import LAYER_KEYS
 from tests.helpers.paths import CASES_DIR
-
-LAYER_KEYS = {
-    "name", "shape", "params", "sv_max", "n_signal", "sigma2", "lambda_plus",
-    "sv_threshold", "fit_error", "good_fit", "rank_gavish_donoho", "role", "block", "prunable",
-    *METRIC_KEYS,
-}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

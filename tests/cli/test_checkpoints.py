@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from rmt_gui.cli import main
 from rmt_gui.model.export import export_model
 from rmt_gui.model.tree import build_mlp
+from tests.helpers.analyze_keys import LAYER_KEYS
 from tests.helpers.model_files import (
     PlainNet,
     mlp,
@@ -31,10 +32,6 @@ from tests.helpers.model_files import (
 )
 
 MARKER_NAME = "code-was-executed"
-LAYER_KEYS = {
-    "name", "shape", "params", "sv_max", "n_signal", "sigma2", "lambda_plus",
-    "sv_threshold", "fit_error", "good_fit", "rank_gavish_donoho", "role", "block", "prunable",
-}  # fmt: skip
 
 
 class Payload:

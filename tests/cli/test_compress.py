@@ -17,7 +17,7 @@ from tests.helpers.paths import DATA_DIR
 FAST = ("--data", str(DATA_DIR), "--validation", "500", "--calibration", "256")
 KEYS = {
     "file", "out", "method", "target", "finetune_steps", "calibration", "params_before",
-    "params_after", "layers", "validation", "test",
+    "params_after", "layers", "validation", "test", "export",
 }  # fmt: skip
 ROW_KEYS = {"name", "shape", "rank", "n_signal", "factorized", "params_before", "params_after"}
 

@@ -66,7 +66,7 @@ def test_dropped_folder_opens_as_one_tab_with_architecture_and_roles(qtbot, wind
     targets = view.target_layers()
     assert QUERY_0 in targets
     assert not [name for name in targets if "embeddings" in name]
-    save_screenshot(window, "18_hf_folder_roles")
+    save_screenshot(window, "23_hf_folder_roles")
     word = "embeddings.word_embeddings.weight"
     view.prune.scope_selected.setChecked(True)
     view.table.select_layer(word)
@@ -118,7 +118,7 @@ def test_adapter_rows_say_update_and_rank_with_its_singular_values(qtbot, window
     assert view.target_layers() == []
     down = view.document.report("encoder.layer.1.output.dense.weight")
     np.testing.assert_allclose(down.update.values, [4.0, 1.0], rtol=1e-5)
-    save_screenshot(window, "19_lora_adapter_rows")
+    save_screenshot(window, "24_lora_adapter_rows")
 
 
 def test_heatmap_click_opens_the_layer_and_tooltips_hold_values(qtbot, window, bert_folder):
@@ -144,7 +144,7 @@ def test_heatmap_click_opens_the_layer_and_tooltips_hold_values(qtbot, window, b
     assert view.heatmap.selected() == target
     assert view.views.currentWidget() is view.spectrum
     view.views.setCurrentWidget(view.heatmap)
-    save_screenshot(window, "20_metric_heatmap")
+    save_screenshot(window, "25_metric_heatmap")
 
 
 def test_compare_shows_metric_deltas_and_both_spectra(qtbot, window, tmp_path, bert_folder):
@@ -172,7 +172,7 @@ def test_compare_shows_metric_deltas_and_both_spectra(qtbot, window, tmp_path, b
     x_b, _ = compare.curves["B"].getData()
     assert len(x_a) == len(x_b) == effective_bins(24, BINS) + 1
     assert x_b[0] == pytest.approx(x_a[0] + np.log10(4.0), abs=1e-6)
-    save_screenshot(compare, "21_compare_checkpoints")
+    save_screenshot(compare, "26_compare_checkpoints")
     compare.close()
 
 
@@ -227,7 +227,7 @@ def test_replay_slider_changes_the_shown_step(qtbot, window, tmp_path):
     drawn = replay.curve_plot.getPlotItem().listDataItems()[0].getData()
     np.testing.assert_array_equal(drawn[0], [0, 30, 60])
     np.testing.assert_array_equal(drawn[1], curve)
-    save_screenshot(replay, "22_replay_run")
+    save_screenshot(replay, "27_replay_run")
     replay.close()
 
 

@@ -50,8 +50,10 @@ def assert_final_spectra(view, run, k: int) -> None:
     report = view.spectrum.report
     weight = get_weight(model, "fc1.0.weight").double().numpy()
     expected = np.linalg.svd(weight, compute_uv=False)
+    # Snapshots take the float32 Gram route: eigenvalues within 1e-6 of the top one, so singular
+    # values within 1e-3 of the largest (smaller ones read as 0); the spike count stays exact.
     np.testing.assert_allclose(
-        report.analysis.spectrum.singular_values, expected, rtol=1e-4, atol=1e-6 * expected[0]
+        report.analysis.spectrum.singular_values, expected, rtol=1e-4, atol=1e-3 * expected[0]
     )
     drawn_x, drawn_y = view.spectrum.items.hist.getData()
     data = plot_data(report, view.spectrum.options)
