@@ -16,7 +16,7 @@ from rmt_gui.cli.common import (
 )
 from rmt_gui.errors import RmtGuiError
 from rmt_gui.model.analysis import LayerFailure, analyze_layers
-from rmt_gui.model.device import resolve_device
+from rmt_gui.model.device import light_device
 from rmt_gui.model.opener import open_checkpoint
 from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA
 from rmt_gui.spectral.bema import MIN_RELIABLE_P, check_bema_options
@@ -112,7 +112,7 @@ def check_options(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     """Analyse every layer; layers that fail are reported and make the exit status 1."""
     check_options(args)
-    device = resolve_device(args.device)
+    device = light_device(args.device)
     checkpoint = open_checkpoint(args.file, trust=args.trust)
     if args.layer:
         check_layers(checkpoint.path, args.layer, [info.name for info in checkpoint.layers()])

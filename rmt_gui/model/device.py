@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING
 
 from rmt_gui.errors import RmtGuiError
@@ -30,3 +32,18 @@ def resolve_device(choice: str = "auto") -> torch.device:
     if choice == "cuda":
         raise RmtGuiError("--device cuda: CUDA is not available on this machine; use --device cpu")
     return torch.device("cpu")
+
+
+def cuda_possible() -> bool:
+    """Whether this machine may have a CUDA device, known without importing torch: on Linux the
+    NVIDIA driver's ``/dev/nvidiactl`` must exist. ``analyze --device auto`` of a small file then
+    never loads torch (slow to import, and impossible under a tight memory cap)."""
+    return not sys.platform.startswith("linux") or os.path.exists("/dev/nvidiactl")
+
+
+def light_device(choice: str = "auto") -> str | torch.device:
+    """:func:`resolve_device`, except that ``cpu`` (or ``auto`` where :func:`cuda_possible` says
+    no) is answered as the name ``"cpu"`` without importing torch."""
+    if choice == "cpu" or (choice == "auto" and not cuda_possible()):
+        return "cpu"
+    return resolve_device(choice)
