@@ -28,7 +28,7 @@ from typing import Literal
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-TIMEOUT_MS = 1000
+TIMEOUT_MS = 3000
 POLL_MS = 20
 """The wait for the reply goes in slices, so a server in this very process (tests) gets turns."""
 MAX_REQUEST_BYTES = 1 << 20
