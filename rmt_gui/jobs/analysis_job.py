@@ -63,12 +63,8 @@ class LockedCache(SpectrumCache):
 
     def remember(self, matrix: np.ndarray, spectrum: Spectrum) -> None:
         """Store ``spectrum`` as that of ``matrix`` (computed elsewhere, e.g. in a worker)."""
-        key = self.key(matrix)
         with self._lock:
-            self._items[key] = spectrum
-            self._items.move_to_end(key)
-            if len(self._items) > self._capacity:
-                self._items.popitem(last=False)
+            super().remember(matrix, spectrum)
 
 
 APP_CACHE = LockedCache()

@@ -154,10 +154,20 @@ class SpectrumCache:
             return self._items[key]
         self.misses += 1
         spec = spectrum_of(matrix)
-        self._items[key] = spec
-        if len(self._items) > self._capacity:
-            self._items.popitem(last=False)
+        self._store(self._items, key, spec)
         return spec
+
+    def remember(self, matrix: np.ndarray, spectrum: Spectrum) -> None:
+        """Store ``spectrum`` as the exact spectrum of ``matrix`` (computed elsewhere, e.g. in a
+        worker process)."""
+        self._store(self._items, self.key(matrix), spectrum)
+
+    def _store(self, items: OrderedDict, key: str, value: object) -> None:
+        """Put ``value`` under ``key`` as the most recent entry; drop the oldest past capacity."""
+        items[key] = value
+        items.move_to_end(key)
+        if len(items) > self._capacity:
+            items.popitem(last=False)
 
     def routed(self, matrix: np.ndarray, device: str | torch.device = CPU) -> RoutedSpectrum:
         """The spectrum by the route chosen for the layer's size: exact if known or small."""
@@ -170,9 +180,7 @@ class SpectrumCache:
             return self._float32[key]
         self.misses += 1
         routed = float32_spectrum(matrix, device)
-        self._float32[key] = routed
-        if len(self._float32) > self._capacity:
-            self._float32.popitem(last=False)
+        self._store(self._float32, key, routed)
         return routed
 
 
