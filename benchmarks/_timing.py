@@ -19,6 +19,20 @@ def best_time(func: Callable[[], object], repeat: int = 5, budget_s: float = 30.
     return best
 
 
+def best_times_alternating(
+    first: Callable[[], object], second: Callable[[], object], repeat: int = 5
+) -> tuple[float, float]:
+    """Best wall times of ``first`` and ``second`` run in turns, so that a machine's drift
+    (another process starting, the CPU clock changing) reaches both alike."""
+    best = [float("inf"), float("inf")]
+    for _ in range(repeat):
+        for index, func in enumerate((first, second)):
+            t0 = time.perf_counter()
+            func()
+            best[index] = min(best[index], time.perf_counter() - t0)
+    return best[0], best[1]
+
+
 def report(label: str, ours: float, baseline: float, baseline_name: str) -> None:
     """Print one benchmark line: both times and the speed ratio."""
     print(

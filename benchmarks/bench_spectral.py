@@ -24,7 +24,7 @@ from scipy.integrate import quad
 from scipy.optimize import brentq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import best_time, report, report_ratio
+from _timing import best_time, best_times_alternating, report, report_ratio
 
 from rmt_gui.model.analysis import SpectrumCache, analyze_layer
 from rmt_gui.model.checkpoint import LayerInfo
@@ -96,8 +96,11 @@ def bench_routed_layer(shape: tuple[int, int], repeat: int, target: float) -> No
     """The model layer's per-layer route (spectrum, fit, exact spike count) against exact numpy."""
     w = planted(shape)
     info = LayerInfo(name="w", shape=shape, dtype="float32", params=w.size)
-    ours = best_time(lambda: analyze_layer(info, w, cache=SpectrumCache()), repeat)
-    base = best_time(lambda: analyze_matrix("w", w), repeat)
+    ours, base = best_times_alternating(
+        lambda: analyze_layer(info, w, cache=SpectrumCache()),
+        lambda: analyze_matrix("w", w),
+        repeat,
+    )
     report_ratio(f"routed layer analysis {shape[0]}x{shape[1]}", ours, base, "numpy f64", target)
 
 

@@ -12,12 +12,16 @@ same configuration and snapshot policy, timed in this run).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -221,8 +225,47 @@ def headless_in_subprocess(folder: Path) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def app_rate(folder: Path) -> tuple[float, dict[str, list[float]], int]:
-    """Steps per second in the Train tab, UI heartbeat gaps (ms) by phase, frames drawn.
+@dataclass
+class AppRun:
+    """One run in the Train tab: its rate, heartbeat gaps, frames and where the UI's time went."""
+
+    rate: float
+    gaps: dict[str, list[float]]
+    frames: int
+    share: float
+    """The UI process's CPU seconds per second of training (all its threads)."""
+    longest: str
+    """The longest gap while training: the UI thread's CPU in it and what the panel drew."""
+
+
+def traced(log: list[tuple[float, float, str]], draw: Callable[..., None], label: str):
+    """``draw``, recording when each call ran and what it drew (``label``, or the parts)."""
+
+    def run(*args: Any) -> None:
+        start = time.perf_counter()
+        draw(*args)
+        log.append((start, time.perf_counter(), label or "+".join(sorted(args[0]))))
+
+    return run
+
+
+def longest_gap(beats: list[tuple[float, float, str]], log: list[tuple[float, float, str]]) -> str:
+    """The longest heartbeat gap while training, the UI thread's CPU in it and the draws in
+    it (a gap much longer than its CPU was spent waiting: the cores were busy elsewhere)."""
+    pairs = [(a, b) for a, b in itertools.pairwise(beats) if b[2] == "training"]
+    if not pairs:
+        return "no training beats"
+    (t0, c0, _), (t1, c1, _) = max(pairs, key=lambda pair: pair[1][0] - pair[0][0])
+    draws = [f"{label} {1e3 * (end - start):.0f}" for start, end, label in log
+             if start < t1 and end > t0]  # fmt: skip
+    return f"{1e3 * (t1 - t0):.0f} ms, UI-thread CPU {1e3 * (c1 - c0):.0f} ms; " + (
+        ", ".join(draws) or "no draw"
+    )
+
+
+def app_rate(folder: Path) -> AppRun:
+    """Steps per second in the Train tab, UI heartbeat gaps (ms) by phase, frames drawn, the
+    UI process's CPU per second of training (``process_time``) and the longest gap's make-up.
 
     The heartbeat ticks every ``TRAIN_BEAT_MS`` (the trainer runs in the Train tab's worker
     process, so the beat costs it no GIL, only a little CPU).
@@ -246,6 +289,11 @@ def app_rate(folder: Path) -> tuple[float, dict[str, list[float]], int]:
     frames: list[int] = []
     panel.frameDrawn.connect(frames.append)
     gaps: dict[str, list[float]] = {"loading": [], "training": [], "ending": []}
+    clocks: dict[str, tuple[float, float]] = {}
+    beats: list[tuple[float, float, str]] = []
+    log: list[tuple[float, float, str]] = []
+    panel._draw = traced(log, panel._draw, "")
+    panel.spectra.draw_queued = traced(log, panel.spectra.draw_queued, "queued piece")
     clock = QElapsedTimer()
     timer = QTimer()
     timer.setInterval(TRAIN_BEAT_MS)
@@ -255,6 +303,8 @@ def app_rate(folder: Path) -> tuple[float, dict[str, list[float]], int]:
         started = run is not None and run.started is not None
         phase = "ending" if started and run.done else "training" if started else "loading"
         gaps[phase].append(clock.restart())
+        clocks.setdefault(phase, (time.perf_counter(), time.process_time()))
+        beats.append((time.perf_counter(), time.thread_time(), phase))
 
     timer.timeout.connect(beat)
     QApplication.processEvents()
@@ -270,7 +320,9 @@ def app_rate(folder: Path) -> tuple[float, dict[str, list[float]], int]:
         tab.shutdown()
         tab.runner.wait(60)
     window.close()
-    return run.step / run.elapsed, gaps, len(frames)
+    (wall0, cpu0), (wall1, cpu1) = clocks["training"], clocks["ending"]
+    share = (cpu1 - cpu0) / (wall1 - wall0)
+    return AppRun(run.step / run.elapsed, gaps, len(frames), share, longest_gap(beats, log))
 
 
 def bench_training(folder: Path) -> None:
@@ -282,15 +334,17 @@ def bench_training(folder: Path) -> None:
         f"training {'-'.join(map(str, TRAIN.dims))}: {steps} steps of {TRAIN.batch_size}, "
         f"cut every epoch, spectra <= {SNAPSHOTS_PER_SECOND}/s, torch threads {TRAIN.threads}"
     )
-    headless, app, drawn = [], [], []
+    headless, app, drawn, shares, makeups = [], [], [], [], []
     stalls: dict[str, list[float]] = {"loading": [], "training": [], "ending": []}
     for index in range(REPEATS):
         headless.append(headless_in_subprocess(folder / f"h{index}"))
-        rate, gaps, frames = app_rate(folder / f"a{index}")
-        app.append(rate)
-        for phase, values in gaps.items():
+        result = app_rate(folder / f"a{index}")
+        app.append(result.rate)
+        shares.append(result.share)
+        makeups.append(result.longest)
+        for phase, values in result.gaps.items():
             stalls[phase].append(max(values, default=0.0))
-        drawn.append(frames / (steps / rate))
+        drawn.append(result.frames / (steps / result.rate))
     pairs = [h / a for h, a in zip(headless, app, strict=True)]
     runs = " ".join(f"{h:.1f}/{a:.1f}" for h, a in zip(headless, app, strict=True))
     print(f"{'each pair, headless/app (steps/s)':<48}{runs}")
@@ -312,6 +366,10 @@ def bench_training(folder: Path) -> None:
     print(f"{'longest UI-thread stall while training':<48}{verdict(longest, TRAIN_STALL_MS)}")
     print(f"{'  before: loading MNIST, building the network':<48}{max(stalls['loading']):8.2f} ms")
     print(f"{'  after: final frame, model opened in a tab':<48}{max(stalls['ending']):8.2f} ms")
+    each = " ".join(f"{share:.3f}" for share in shares)
+    print(f"{'UI process CPU s per training s, each run':<48}{each}")
+    worst = makeups[int(np.argmax(stalls["training"]))]
+    print(f"{'  the longest stall: its UI-thread CPU, draws':<48}{worst}")
 
 
 def main() -> None:

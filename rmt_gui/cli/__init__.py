@@ -7,26 +7,31 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 
-from rmt_gui.cli import analyze, compare, compress, evaluate, prune, signals, sweep, train
 from rmt_gui.cli import open as open_command
+from rmt_gui.cli import signals
 from rmt_gui.errors import RmtGuiError, one_line
 
-COMMANDS = (analyze, prune, compress, evaluate, train, sweep, open_command, compare)
+COMMANDS = ("analyze", "prune", "compress", "evaluate", "train", "sweep", "open", "compare")
+LIGHT_COMMANDS = ("open",)
+"""Commands parsed without importing the others: ``rmt-gui open`` hands its files to a running
+app at once, without loading scipy and the numeric commands (seconds on a busy machine)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one subparser per command module."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per command module (just ``only``'s when
+    given; each module is imported only here)."""
     parser = argparse.ArgumentParser(
         prog="rmt-gui",
         description="Random-matrix-theory (BEMA) spectra and pruning of fully connected layers.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command in COMMANDS:
-        command.register(sub)
+    for name in COMMANDS if only is None else (only,):
+        importlib.import_module(f"rmt_gui.cli.{name}").register(sub)
     return parser
 
 
@@ -36,7 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Commands other than the app stop on SIGTERM as on Ctrl+C (status 130, their temporary files
     removed), and end quietly with status 141 when their reader closes the output pipe.
     """
-    args = build_parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    light = given[0] if given and given[0] in LIGHT_COMMANDS else None
+    args = build_parser(light).parse_args(given)
     _print_any_name()
     app = args.command in (None, "open")
     try:

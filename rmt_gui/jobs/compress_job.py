@@ -41,7 +41,7 @@ from rmt_gui.model.data import MnistSplit
 from rmt_gui.model.decomposition import GramSVD
 from rmt_gui.model.evaluate import EvalResult, check_runnable, evaluate
 from rmt_gui.model.module_layers import linear_modules
-from rmt_gui.model.pruning import LayerPlan, plan
+from rmt_gui.model.pruning import LayerPlan, factorize_blocker, plan
 from rmt_gui.model.rule import PruneRule
 from rmt_gui.model.surgery import get_weight, is_factor_layer
 from rmt_gui.model.whitening import whitened_decomposition
@@ -217,6 +217,41 @@ def compressible_layers(model: nn.Module) -> list[str]:
     return [layer for layer in layers if not is_factor_layer(model, layer)]
 
 
+def factor_pairs(model: nn.Module) -> list[str]:
+    """Module paths of the factorised pairs already in ``model`` (kept as they are)."""
+    pairs = (
+        path.rpartition(".")[0]
+        for path, _ in linear_modules(model)
+        if path and is_factor_layer(model, f"{path}.weight")
+    )
+    return list(dict.fromkeys(pairs))
+
+
+def chosen_layers(model: nn.Module, layers: list[str] | None) -> list[str]:
+    """``layers`` (default: every dense linear layer), or a :class:`CompressError` saying why
+    they cannot be compressed (not dense linear layers, none left, a TorchScript model)."""
+    dense = compressible_layers(model)
+    chosen = list(layers) if layers else dense
+    odd = [layer for layer in chosen if layer not in dense]
+    if odd:
+        raise CompressError(
+            f"{', '.join(odd)}: not a dense linear layer (one factor of a pair, a bias or "
+            f"a convolution); compressible: {', '.join(dense) or 'none'}"
+        )
+    if not chosen:
+        pairs = factor_pairs(model)
+        raise CompressError(
+            f"every linear layer is already a factor pair ({', '.join(pairs)}): compress "
+            "the original model instead"
+            if pairs
+            else "the model has no dense linear layer to compress"
+        )
+    blocked = factorize_blocker(model)
+    if blocked:
+        raise CompressError(f"{blocked}: compress its weights saved as a state dict instead")
+    return chosen
+
+
 class Compressor:
     """Compression of one runnable model; iterate its generators on the thread that owns it."""
 
@@ -227,15 +262,17 @@ class Compressor:
         layers: list[str] | None = None,
         cancel: CancelToken | None = None,
         seed: int = 0,
+        reserve: int = 0,
     ) -> None:
+        """``reserve``: entries the written file holds beyond the model's own tensors (an ONNX
+        graph's shape constants), taken off every budget so that the file itself fits."""
         check_runnable(model)
         self.model = model
         self.data = data
-        self.layers = list(layers) if layers else compressible_layers(model)
-        if not self.layers:
-            raise CompressError("the model has no dense linear layer to compress")
+        self.layers = chosen_layers(model, layers)
         self.cancel = cancel or CancelToken()
         self.seed = seed
+        self.reserve = reserve
         self.costs = [LayerCost.of(model, layer) for layer in self.layers]
         self.params_before = tensor_count(model)
         self.fixed = self.params_before - sum(cost.dense for cost in self.costs)
@@ -272,11 +309,23 @@ class Compressor:
 
     def smallest_fraction(self) -> float:
         """The smallest kept fraction any allocation reaches (every layer at rank 1)."""
-        return smallest_size(self.costs, self.fixed) / self.params_before
+        return (smallest_size(self.costs, self.fixed) + self.reserve) / self.params_before
 
     def budget(self, fraction: float) -> int:
-        """The parameter budget of a kept ``fraction``, rounded down."""
-        return math.floor(fraction * self.params_before + 1e-6)
+        """The parameter budget of a kept ``fraction``, rounded down, less the file's reserve."""
+        return math.floor(fraction * self.params_before + 1e-6) - self.reserve
+
+    def check_budget(self, fraction: float) -> None:
+        """A :class:`CompressError` naming the smallest fraction when ``fraction`` is below it."""
+        floor = smallest_size(self.costs, self.fixed)
+        if self.budget(fraction) < floor:
+            pairs = factor_pairs(self.model)
+            kept = f"; the factor pairs {', '.join(pairs)} stay as they are" if pairs else ""
+            raise CompressError(
+                f"keeping {fraction:g} of the {self.params_before:,} parameters is below the "
+                f"smallest model ({floor + self.reserve:,} parameters with every layer at rank "
+                f"1, {self.smallest_fraction():.4g} of them{kept})"
+            )
 
     def decompositions(self, method: Method) -> Generator[CompressEvent, None, dict[str, GramSVD]]:
         """Each layer's decomposition by ``method`` (whitened ones calibrate first)."""
@@ -328,6 +377,7 @@ class Compressor:
 
     def allocation(self, method: Method, fraction: float) -> Generator[CompressEvent, None, Ranks]:
         """The ranks that fit ``fraction`` of the parameters with the least validation loss."""
+        self.check_budget(fraction)
         curves = yield from self.sensitivities(method)
         return allocate(self.costs, curves, self.budget(fraction), self.fixed)
 
@@ -337,9 +387,13 @@ class Compressor:
         model, _ = apply_ranks(self.model, ranks, decompositions)
         return model
 
+    def floor(self, drop: float) -> float:
+        """The least validation accuracy within ``drop`` points of the original's."""
+        return self.baseline.accuracy - drop / 100
+
     def _within_drop(self, method: Method, drop: float) -> Generator[CompressEvent, None, Ranks]:
         """The smallest allocation whose validation accuracy is within ``drop`` points."""
-        floor = self.baseline.accuracy - drop / 100
+        floor = self.floor(drop)
         low, high = self.smallest_fraction(), 1.0
         best: Ranks = dict.fromkeys(self.layers)
         for step in range(SEARCH_STEPS + 1):
@@ -388,16 +442,26 @@ class Compressor:
     def compress(
         self, target: Target, method: Method = "whitened", finetune_steps: int = FINETUNE_STEPS
     ) -> Iterator[CompressEvent]:
-        """Compress to ``target``; ends with :class:`CompressResult` (model in ``compressed``)."""
+        """Compress to ``target``; ends with :class:`CompressResult` (model in ``compressed``).
+
+        Nothing is fine-tuned when every layer stays dense (the model is then the original);
+        under ``max_drop`` a fine-tuned model that validates below the floor is dropped for the
+        untuned one the search found within it (``finetune_steps`` then reads 0).
+        """
         if method not in METHODS:
             raise CompressError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
         base = self.baseline
         ranks = yield from self._ranks_for(target, method)
-        model = yield from self._tuned((yield from self.build(method, ranks)), finetune_steps)
+        steps = finetune_steps if any(rank is not None for rank in ranks.values()) else 0
+        built = yield from self.build(method, ranks)
+        model = yield from self._tuned(built, steps)
         after = self.validate(model)
+        if steps and target.max_drop is not None and after.accuracy < self.floor(target.max_drop):
+            yield Stage("note", "the fine-tune fell below the --max-drop floor: kept untuned")
+            model, after, steps = built, self.validate(built), 0
         self.compressed = model
         yield CompressResult(
-            method, target.describe(), finetune_steps, self.params_before, tensor_count(model),
+            method, target.describe(), steps, self.params_before, tensor_count(model),
             self._rows(ranks), base.accuracy, after.accuracy, base.loss, after.loss,
             len(self.data.validation),
         )  # fmt: skip

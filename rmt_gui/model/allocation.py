@@ -132,13 +132,16 @@ def allocate(
     """The ranks (``None``: dense) minimising the summed loss increase within ``budget``.
 
     ``fixed`` counts every parameter outside these layers; :class:`BudgetError` when even the
-    smallest allocation does not fit.
+    smallest allocation does not fit. A budget that holds every layer dense keeps them all
+    dense (the grid's rounding never truncates a model that fits as it is).
     """
     floor = smallest_size(costs, fixed)
     if budget < floor:
         raise BudgetError(
             f"the budget of {budget:,} parameters is below the smallest model ({floor:,})"
         )
+    if fixed + sum(cost.dense for cost in costs) <= budget:
+        return dict.fromkeys((cost.layer for cost in costs), None)
     spare = budget - fixed
     unit = max(spare / units, 1e-12)
     best = np.zeros(units + 1)

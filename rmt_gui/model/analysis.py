@@ -147,7 +147,10 @@ class SpectrumCache:
 
     def spectrum(self, matrix: np.ndarray) -> Spectrum:
         """The spectrum of ``matrix``, computed at most once per content."""
-        key = self.key(matrix)
+        return self._exact(matrix, self.key(matrix))
+
+    def _exact(self, matrix: np.ndarray, key: str) -> Spectrum:
+        """The exact spectrum of ``matrix`` under its content ``key`` (hashed once per call)."""
         if key in self._items:
             self.hits += 1
             self._items.move_to_end(key)
@@ -173,7 +176,7 @@ class SpectrumCache:
         """The spectrum by the route chosen for the layer's size: exact if known or small."""
         key = self.key(matrix)
         if key in self._items or not uses_float32(matrix.shape):
-            return RoutedSpectrum(self.spectrum(matrix), 0.0)
+            return RoutedSpectrum(self._exact(matrix, key), 0.0)
         if key in self._float32:
             self.hits += 1
             self._float32.move_to_end(key)

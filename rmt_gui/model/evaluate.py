@@ -44,8 +44,8 @@ def check_runnable(model: nn.Module) -> None:
     """Raise :class:`NotRunnableError` when ``model`` is a weights-only tree."""
     if isinstance(model, WeightTree) and not model.chain:
         raise NotRunnableError(
-            "cannot rebuild this architecture (its linear layers do not chain from 784 to 10): "
-            "spectra and export still work"
+            "cannot rebuild this architecture as an MNIST classifier (evaluation needs linear "
+            "layers chaining 784 inputs to 10 classes): spectra, pruning and export still work"
         )
 
 

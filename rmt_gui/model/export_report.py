@@ -59,8 +59,8 @@ class ExportReport:
         if before is not None and after is not None:
             parts.append(
                 f"CPU latency batch 1 {before.batch_1_ms:.3g} -> {after.batch_1_ms:.3g} ms, "
-                f"batch {LARGE_BATCH} {before.batch_256_ms:.3g} -> {after.batch_256_ms:.3g} ms "
-                f"(torch -> {self.runtime})"
+                f"batch {LARGE_BATCH} {before.batch_256_ms:.3g} -> {after.batch_256_ms:.3g} ms"
+                + ("" if self.runtime == "torch" else f" (torch -> {self.runtime})")
             )
         if self.max_abs_diff is not None:
             parts.append(f"onnxruntime vs PyTorch max |diff| {self.max_abs_diff:.2g}")

@@ -10,6 +10,7 @@ batch and its output is compared with the PyTorch model's: a maximum absolute di
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ import torch
 from torch import nn
 
 from rmt_gui.errors import FileError, one_line
+from rmt_gui.model.allocation import tensor_count
 from rmt_gui.model.evaluate import check_runnable
 from rmt_gui.model.tree import NotRunnableError
 
@@ -107,6 +109,32 @@ def _graph_bytes(model: nn.Module) -> bytes:
             ) from first
 
 
+def _eval_graph_bytes(model: nn.Module) -> bytes:
+    """:func:`_graph_bytes` of ``model`` in evaluation mode (its own mode restored after)."""
+    was_training = model.training
+    model.eval()
+    try:
+        return _graph_bytes(model)
+    finally:
+        model.train(was_training)
+
+
+def initializer_count(data: bytes) -> int:
+    """Entries of every initializer of a serialised ONNX model: its parameters as a user counts
+    them from the file (weights, biases, and constants such as a flatten's target shape)."""
+    import onnx
+
+    return sum(math.prod(tensor.dims) for tensor in onnx.load_from_string(data).graph.initializer)
+
+
+def graph_overhead(model: nn.Module, path: str | Path) -> int:
+    """Initializer entries an ONNX file of ``model`` holds beyond its own tensors (the flatten's
+    shape constant): a parameter budget for an ONNX file leaves room for them."""
+    require_onnx(path)
+    check_runnable(model)
+    return max(initializer_count(_eval_graph_bytes(model)) - tensor_count(model), 0)
+
+
 def reference_outputs(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """PyTorch's outputs on ``images`` in evaluation mode (flattened when the model needs it)."""
     was_training = model.training
@@ -133,12 +161,7 @@ def export_graph(
     if isinstance(model, torch.jit.ScriptModule):
         raise FileError(path, "a TorchScript model cannot be exported to ONNX here")
     check_runnable(model)
-    was_training = model.training
-    model.eval()
-    try:
-        data = _graph_bytes(model)
-    finally:
-        model.train(was_training)
+    data = _eval_graph_bytes(model)
     images = sample_images() if sample is None else sample
     expected = reference_outputs(model, images)
     got = run_session(session(data), images)

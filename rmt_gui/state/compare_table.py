@@ -12,10 +12,21 @@ from dataclasses import dataclass
 
 from rmt_gui.model.compare import LayerComparison, MetricChange, metric_names
 from rmt_gui.state.layer_filter import role_label
-from rmt_gui.state.layer_metrics import metric_text
+from rmt_gui.state.layer_metrics import METRICS, metric_text
 
 FIXED = ("Layer", "Role", "Largest change")
 """The columns before one column per metric."""
+HEADERS = {
+    "params": "params", "sv_max": "s max", "sigma2": "σ²", "lambda_plus": "λ₊",
+    "sv_threshold": "s₊", "warning": "label",
+    **{metric.key: metric.header for metric in METRICS},
+}  # fmt: skip
+"""Readable names of the analysis record's keys (a key not listed shows with spaces)."""
+
+
+def metric_label(name: str) -> str:
+    """The readable name of one metric, e.g. ``λ₊`` for ``lambda_plus``."""
+    return HEADERS.get(name, name.replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -27,8 +38,9 @@ class DeltaCell:
     tip: str = ""
 
 
-def _delta_cell(metric: str, change: MetricChange | None) -> DeltaCell:
+def _delta_cell(name: str, change: MetricChange | None) -> DeltaCell:
     """The cell of one metric's change (``—`` when undefined in A or B)."""
+    metric = metric_label(name)
     if change is None or change.delta is None:
         a = metric_text(None if change is None else change.a)
         b = metric_text(None if change is None else change.b)
@@ -42,7 +54,7 @@ def _delta_cell(metric: str, change: MetricChange | None) -> DeltaCell:
 
 def delta_headers(layers: list[LayerComparison]) -> list[str]:
     """The table's headers: the fixed columns then ``Δ metric`` for every metric."""
-    return [*FIXED, *(f"Δ {name}" for name in metric_names(layers))]
+    return [*FIXED, *(f"Δ {metric_label(name)}" for name in metric_names(layers))]
 
 
 def delta_rows(layers: list[LayerComparison]) -> list[list[DeltaCell]]:

@@ -13,6 +13,7 @@ FORMAT_NAMES = {
     "training-checkpoint": "PyTorch training checkpoint",
     "pickled-module": "PyTorch module",
     "torchscript": "TorchScript",
+    "onnx": "ONNX",
     "safetensors": "safetensors",
     "hf-folder": "Hugging Face folder",
     "peft-lora": "PEFT",

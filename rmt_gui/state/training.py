@@ -2,9 +2,10 @@
 
 The UI thread hands every batch of events a worker delivers to :meth:`TrainingSession.apply`,
 which only records them and notes which parts of the screen changed; the UI draws from a timer
-with :meth:`TrainingSession.take_changes`, so the step rate never sets the redraw rate. A session
-holds the RMT-pruned run and, for the paper's comparison, the unpruned baseline trained after it
-with the same seed and data order.
+with :meth:`TrainingSession.take_changes`, so the step rate never sets the redraw rate. The parts
+are ``curves`` (the loss), ``accuracy`` (the epoch accuracies), ``spectra``, ``progress``,
+``status``, ``log`` and ``table``. A session holds the RMT-pruned run and, for the paper's
+comparison, the unpruned baseline trained after it with the same seed and data order.
 """
 
 from __future__ import annotations
@@ -142,11 +143,11 @@ class RunState:
         if isinstance(event, EpochEnd):
             self.epochs.append(event)
             self.elapsed = event.elapsed
-            return {"curves", "progress"}
+            return {"accuracy", "progress"}
         if isinstance(event, PruneEvent):
             self.cuts.append(event)
             self.layers = layers_after(self.layers, event)
-            return {"curves", "log", "spectra"}
+            return {"curves", "accuracy", "log", "spectra"}
         return self._apply_control(event)
 
     def _apply_control(self, event: Any) -> set[str]:
@@ -154,7 +155,7 @@ class RunState:
         if isinstance(event, RunStarted):
             self.started, self.status = event, "running"
             self.layers = list(event.layers)
-            return {"curves", "spectra", "progress", "status", "log"}
+            return {"curves", "accuracy", "spectra", "progress", "status", "log"}
         if isinstance(event, CheckpointSaved):
             self.checkpoints.append(event)
             return {"status"}
@@ -165,7 +166,7 @@ class RunState:
         elif isinstance(event, RunEnded):
             self.ended, self.status = event, event.status
             self.layers, self.elapsed = list(event.layers), event.elapsed
-            return {"status", "progress", "curves", "spectra", "table", "log"}
+            return {"status", "progress", "curves", "accuracy", "spectra", "table", "log"}
         return {"status"}
 
     def fail(self, message: str) -> None:

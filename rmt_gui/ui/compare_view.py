@@ -92,9 +92,11 @@ class CompareView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(axisItems=theme.value_axes())
         theme.style_plot(self.plot.getPlotItem())
-        self.plot.setLabel("bottom", "eigenvalue λ = s²/n (log₁₀)")
+        self.plot.getAxis("bottom").setLogMode(True)  # data in log10, labels real values
+        theme.show_values(self.plot.getPlotItem(), False)  # blank until a layer is drawn
+        self.plot.setLabel("bottom", "eigenvalue λ = s²/n (log axis)")
         self.plot.setLabel("left", "density")
         self.plot.addLegend()
         self.curves = {
@@ -102,17 +104,17 @@ class CompareView(QWidget):
             for side, color in COLORS.items()
         }
         self.readout = QLabel("")
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.table)
+        self.body = QSplitter(Qt.Orientation.Horizontal)
+        self.body.addWidget(self.table)
         right = QWidget()
         column = QVBoxLayout(right)
         column.addWidget(self.readout)
         column.addWidget(self.plot, 1)
-        splitter.addWidget(right)
-        splitter.setSizes([700, 500])
+        self.body.addWidget(right)
+        self.body.setSizes([700, 500])
         layout = QVBoxLayout(self)
         layout.addWidget(self.header)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.body, 1)
         self.resize(1300, 700)
 
     def start(self) -> None:
@@ -126,8 +128,11 @@ class CompareView(QWidget):
         )  # fmt: skip
 
     def _failed(self, message: str) -> None:
-        """Say why the comparison failed (e.g. not the same architecture)."""
+        """Say why the comparison failed (e.g. not the same architecture): that line only, no
+        empty table and plot below it."""
         self.header.setText(f"<span style='color:{theme.ERROR_TEXT}'>✖ {message}</span>")
+        self.body.hide()
+        self.layout().addStretch(1)
 
     def show_compared(self, compared) -> None:
         """Fill the delta table (largest change first) and draw the first layer."""
@@ -169,6 +174,7 @@ class CompareView(QWidget):
             values = spectrum_values(spectrum)
             edges, density = histogram(values, effective_bins(values.size, BINS), log=True)
             self.curves[side].setData(edges, density)
+        theme.show_values(self.plot.getPlotItem(), True)
         self.readout.setText(f"<b>{name}</b>: A in blue, B in orange")
 
     def closeEvent(self, event) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect, QSize, Qt
-from PySide6.QtGui import QPainter
+from PySide6.QtGui import QPainter, QResizeEvent
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
     QComboBox,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -49,7 +50,8 @@ from rmt_gui.model.atomic_file import atomic_write
 from rmt_gui.state.compress import METHOD_LABELS, CurveState
 from rmt_gui.state.save_folder import suggested_path
 from rmt_gui.ui import theme
-from rmt_gui.ui.spectrum_view import IMAGE_FILTER
+from rmt_gui.ui.name_elide import NameDelegate
+from rmt_gui.ui.spectrum_view import IMAGE_FILTER, LEGEND_COLUMNS, fit_legend
 
 if TYPE_CHECKING:
     from torch import nn
@@ -59,6 +61,9 @@ if TYPE_CHECKING:
     from rmt_gui.ui.document_view import DocumentView
 
 CURVE_KIND, BUILD_KIND = "compress-curve", "compress-build"
+PLOT_MARGINS = (6, 2, 10, 8)
+SIDE_BY_SIDE_PX = 760
+SPLITS = {Qt.Orientation.Horizontal: (700, 240), Qt.Orientation.Vertical: (600, 260)}
 SERIES = (
     ("svd", theme.POOR, "o"),
     ("whitened", theme.SWEEP, "s"),
@@ -96,14 +101,24 @@ class CompressView(QWidget):
         layout.addWidget(self.title)
         layout.addLayout(self.controls)
         layout.addWidget(self.progress)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.plot_widget)
-        splitter.addWidget(self.side)
-        splitter.setStretchFactor(0, 1)
-        splitter.setSizes([700, 240])
-        layout.addWidget(splitter, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.plot_widget)
+        self.splitter.addWidget(self.side)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setSizes(list(SPLITS[Qt.Orientation.Horizontal]))
+        layout.addWidget(self.splitter, 1)
         host.opened.connect(lambda _path: self.bind(host.document))
         self._redraw()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Put the point's panel beside the plot where the tab is wide enough, else below it
+        (a plot squeezed beside it would be too narrow to read)."""
+        super().resizeEvent(event)
+        wide = self.width() >= SIDE_BY_SIDE_PX
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.splitter.orientation() != orientation:
+            self.splitter.setOrientation(orientation)
+            self.splitter.setSizes(list(SPLITS[orientation]))
 
     # -- widgets ----------------------------------------------------------------------------
 
@@ -149,7 +164,10 @@ class CompressView(QWidget):
         theme.style_plot(self.plot)
         self.plot.setLabel("bottom", "parameters kept (% of the original)")
         self.plot.setLabel("left", "validation accuracy (%)")
-        self.legend = self.plot.addLegend(offset=(-10, -10))
+        self.plot.setContentsMargins(*PLOT_MARGINS)
+        self.legend = pg.LegendItem(labelTextSize="9pt", colCount=LEGEND_COLUMNS[0])
+        self.legend.setParentItem(self.plot)
+        self.legend.anchor((0.5, 0), (0.5, 0), offset=(0, 2))
         self.series: dict[str, pg.PlotDataItem] = {}
         for method, color, symbol in (*SERIES, ("bema", theme.SPIKE, "star")):
             item = pg.PlotDataItem(
@@ -159,7 +177,9 @@ class CompressView(QWidget):
             )  # fmt: skip
             item.sigPointsClicked.connect(self._clicked)
             self.plot.addItem(item)
+            self.legend.addItem(item, METHOD_LABELS[method])
             self.series[method] = item
+        self.plot.geometryChanged.connect(self._fit_legend)
         self.ring = pg.ScatterPlotItem(size=20, pen=theme.pen(theme.CUTOFF, 2), brush=None)
         self.plot.addItem(self.ring)
         self.original_line = pg.InfiniteLine(
@@ -169,6 +189,11 @@ class CompressView(QWidget):
         )  # fmt: skip
         self.plot.addItem(self.original_line, ignoreBounds=True)
         self.original_line.hide()
+
+    def _fit_legend(self) -> None:
+        """The key in a band above the data area (it never covers a point), in as few rows as
+        the plot's width allows."""
+        self.plot.layout.setRowFixedHeight(0, fit_legend(self.plot, self.legend))
 
     def _build_side(self) -> None:
         """The typed budget, the selected point's rank table, Apply and the export buttons."""
@@ -186,20 +211,26 @@ class CompressView(QWidget):
         self.point_label.setWordWrap(True)
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["layer", "rank", "BEMA rank"])
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideLeft)
+        self.table.setItemDelegateForColumn(0, NameDelegate(self.table))
+        self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.apply_button = QPushButton("Apply as a history step")
         self.apply_button.setEnabled(False)
         self.save_plot_button = QPushButton("Save plot…")
         self.save_csv_button = QPushButton("Save CSV…")
         budget_row, save_row = QHBoxLayout(), QHBoxLayout()
-        for widget in (self.method_box, self.budget, self.pick_button):
+        for widget in (self.budget, self.pick_button):
             budget_row.addWidget(widget)
         save_row.addWidget(self.save_plot_button)
         save_row.addWidget(self.save_csv_button)
         self.side = QWidget()
         column = QVBoxLayout(self.side)
         column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.method_box)
         column.addLayout(budget_row)
         column.addWidget(self.point_label)
         column.addWidget(self.table, 1)
@@ -319,10 +350,10 @@ class CompressView(QWidget):
             x, y = state.xy(method)
             item.setData(x, y, data=points)
         start = state.start
-        if start is not None:
+        self.original_line.setVisible(start is not None)
+        if start is not None:  # shown first: a hidden label ignores a new text
             self.original_line.setValue(100.0 * start.val_accuracy)
             self.original_line.label.setFormat(f"original {100 * start.val_accuracy:.2f}%")
-        self.original_line.setVisible(start is not None)
         shown = bool(state.points)
         theme.show_values(self.plot, shown)
         if shown:

@@ -18,12 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from rmt_gui.model.export_formats import FORMAT_FILES
+
 EXPORT_FILTERS = {
-    "rmt-gui checkpoint, weights + architecture + history (*.pt)": ("rmt-gui", ".pt"),
-    "PyTorch state dict (*.pth)": ("state-dict", ".pth"),
-    "safetensors (*.safetensors)": ("safetensors", ".safetensors"),
-    "TorchScript, runs without this app (*.ts)": ("torchscript", ".ts"),
+    f"{label} (*{suffix})": (fmt, suffix) for fmt, (label, suffix) in FORMAT_FILES.items()
 }
+"""File dialog filter -> (export format, default suffix), one per format the core writes."""
 SHOWN_CALLS = 8
 OPEN_FILTER = (
     "Model files (*.pt *.pth *.ckpt *.bin *.safetensors *.ts *.jit *.npy *.npz);;All files (*)"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from rmt_gui.jobs.evaluation import EvalProgress
+    from rmt_gui.jobs.export_job import ExportDone
     from rmt_gui.ui.document_view import DocumentView
     from rmt_gui.ui.report_html import HtmlReportWriter
 
@@ -159,7 +160,9 @@ class DocumentTasks(QObject):
         )  # fmt: skip
 
     def export_model(self) -> None:
-        """Ask for a target and format, then write the current state in the background."""
+        """Ask for a target and format, then write the current state in the background; the
+        status line then gives its size on disk and CPU latency before and after."""
+        from rmt_gui.jobs.model_transfer import model_to_data
         from rmt_gui.model.export import default_format, weights_only_warning
 
         view = self.view
@@ -181,10 +184,13 @@ class DocumentTasks(QObject):
         if evaluation is not None:
             metadata["evaluation"] = evaluation.to_json()
 
-        def done(written: Path) -> None:
+        def done(result: ExportDone) -> None:
             doc.set_busy("")
             note = f" (warning: {warning})" if warning else ""
-            doc.post_status(f"Exported {format_name(fmt)} to {written}{note}", warning is not None)
+            doc.post_status(
+                f"Exported {format_name(fmt)} to {result.path}: {result.report.summary()}{note}",
+                warning is not None,
+            )
             doc.mark_saved(model)
 
         def failed(message: str) -> None:
@@ -192,9 +198,11 @@ class DocumentTasks(QObject):
             doc.post_status(f"Export failed: {message}", True)
             show_error(view, "Export failed", message)
 
-        doc.set_busy(f"Exporting to {path.name}…")
+        original = None if model is doc.original else model_to_data(doc.original)
+        doc.set_busy(f"Exporting to {path.name} and timing it…")
         self.runner.start_process(
-            "export", model_spec("export_job:export_job", model, path, fmt, history, metadata),
+            "export", model_spec("export_job:export_job", model, path, fmt, history, metadata,
+                                 original, doc.path),
             on_item=done, on_error=failed, on_cancel=lambda: doc.set_busy(""),
         )  # fmt: skip
 

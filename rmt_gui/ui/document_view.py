@@ -72,6 +72,7 @@ class DocumentView(QWidget):
         self.path, self.trust, self.workspace = Path(path), trust, workspace
         self.document: Document | None = None
         self.failure = ""
+        self.opening_text = ""
         self._seeded: weakref.WeakSet = weakref.WeakSet()
         self.preview = None
         self.preview_rows: tuple[PreviewRow, ...] = ()
@@ -96,7 +97,7 @@ class DocumentView(QWidget):
         for widget in (self.left, self.views, self.prune):
             self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([600, 680, 330])
+        self.splitter.setSizes([560, 680, 370])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.header)
@@ -109,6 +110,7 @@ class DocumentView(QWidget):
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self.request_preview)
+        self.opening.connect(self._remember_opening)
         self._connect()
 
     def _view_tabs(self) -> QTabWidget:
@@ -176,6 +178,11 @@ class DocumentView(QWidget):
             on_item=self._open_item, on_done=self._analysis_done, on_error=self.fail,
             on_cancel=lambda: self.set_busy(""), reuse=not self.trust,
         )  # fmt: skip
+
+    def _remember_opening(self, text: str) -> None:
+        """Keep the opening progress line, so the status bar can show it again whenever this
+        tab comes back in front (or another line expires) before the file is open."""
+        self.opening_text = text
 
     def open_trusted(self) -> None:
         """Open the file again, now allowed to unpickle it (in the worker only)."""

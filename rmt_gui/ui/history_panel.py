@@ -69,7 +69,9 @@ class HistoryPanel(QWidget):
         self.evaluate_button = QPushButton("Evaluate")
         self.evaluate_button.setToolTip("MNIST test accuracy and loss of the current step (Ctrl+R)")
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
+        idle = (self.undo_button, self.redo_button, self.evaluate_button, self.cancel_button)
+        for button in idle:
+            button.setEnabled(False)  # nothing to undo or evaluate until a document is bound
         self.count = QSpinBox()
         self.count.setRange(100, MNIST_TEST_SIZE)
         self.count.setSingleStep(1000)
@@ -111,6 +113,7 @@ class HistoryPanel(QWidget):
         document.state_changed.connect(self._redraw)
         document.evaluation_set.connect(self._redraw)
         self.show_earlier(document.earlier_steps)
+        self.evaluate_button.setEnabled(True)
         self._redraw()
 
     def _redraw(self, *_event: object) -> None:

@@ -28,6 +28,7 @@ from rmt_gui.state.layer_filter import LayerFilter, is_structured, role_label
 from rmt_gui.state.layer_metrics import metric_text, metric_values
 from rmt_gui.state.layer_names import natural_key, shortened
 from rmt_gui.ui import theme
+from rmt_gui.ui.name_elide import NameDelegate
 from rmt_gui.ui.settings import AppSettings
 
 COLUMNS = ("Layer", "Shape", "Params", "n_signal", "Rank → kept", "Fit error", "GD rank",
@@ -275,6 +276,7 @@ class LayerTable(QTableView):
         header.setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
         self.setTextElideMode(Qt.TextElideMode.ElideLeft)
+        self.setItemDelegateForColumn(NAME_COLUMN, NameDelegate(self))
         self.settings: AppSettings | None = None
         self.chosen_width: int | None = None
         self._sizing = False

@@ -355,7 +355,7 @@ class MainWindow(QMainWindow):
                 splitter.restoreState(state)
         view.opening.connect(lambda text: self._opening(view, text))
         view.opened.connect(self._opened)
-        view.openFailed.connect(self._open_failed)
+        view.openFailed.connect(lambda _path, _line: self._open_failed(view))
         view.trustNeeded.connect(self._trust_needed)
         self.tabs.addTab(view, path.name)
         if focus:
@@ -398,11 +398,15 @@ class MainWindow(QMainWindow):
 
     def show_current_status(self) -> None:
         """The status bar of the current tab: its document's last message and progress, the
-        Train tab's own messages, else the window-wide line."""
-        view = self.current_view()
+        Train tab's own messages, the reason a file could not be opened, else the window-wide
+        line (with the progress of a file still opening there)."""
+        view, tab = self.current_view(), self.tabs.currentWidget()
+        if view is None and isinstance(tab, DocumentView) and tab.failure:
+            self._show_failure(tab)
+            return
         if view is None:
-            self.show_busy("", 0, 0)
             self._show_owned(self.training if self._on_train_tab() else self.workspace)
+            self.show_busy(tab.opening_text if isinstance(tab, DocumentView) else "", 0, 0)
             return
         doc = view.document
         self._show_owned(doc)
@@ -442,11 +446,19 @@ class MainWindow(QMainWindow):
         view.deleteLater()
         self.update_actions()
 
-    def _open_failed(self, _path: Path, line: str) -> None:
-        """A file could not be opened: its tab says why; the status bar too, for a moment."""
+    def _show_failure(self, view: DocumentView) -> None:
+        """The status bar of a tab whose file could not be opened: its own reason, in red."""
+        self.expiry.stop()
+        self.expiring = None
         self.show_busy("", 0, 0)
-        self.workspace.post_status(f"Cannot open {line}", True)
+        self.show_status(view.failure, True)
+
+    def _open_failed(self, view: DocumentView) -> None:
+        """A file could not be opened: its tab is marked and says why (in the status bar too
+        while it is in front); other tabs keep their own lines and progress."""
         self.update_actions()
+        if self.tabs.currentWidget() is view:
+            self.show_current_status()
 
     def _trust_needed(self, needs: NeedsTrust) -> None:
         """A file holds a pickled object: ask about it once the questions before it are
@@ -454,7 +466,6 @@ class MainWindow(QMainWindow):
         view = self.sender()
         if not isinstance(view, DocumentView):
             return
-        self.show_busy("", 0, 0)
         self.trust_queue.append((view, needs))
         self._ask_next_trust()
 
@@ -477,16 +488,17 @@ class MainWindow(QMainWindow):
             view.open_trusted()
 
     def _trust_answered(self, view: DocumentView, box: QMessageBox) -> None:
-        """The trust question was answered: say so unless the file is now opening; ask the
-        next question."""
+        """The trust question was answered: the wait is over (the file opens, or its tab says it
+        was not opened); ask the next question."""
         role = box.buttonRole(box.clickedButton()) if box.clickedButton() else None
         self.trust_box = None
         if role != QMessageBox.ButtonRole.AcceptRole:
+            self.workspace.post_status("")
             if view in self.views():
-                view.fail("not opened: it holds a pickled object whose code was not trusted")
-            self.workspace.post_status(f"{view.path.name} was not opened: its code was not trusted")
+                view.fail(f"{view.path.name} was not opened: its code was not trusted")
         else:
             self.workspace.post_status(f"Opening {view.path.name}, its code trusted")
+        self.show_current_status()
         self._ask_next_trust()
 
     def close_tab(self, index: int) -> None:

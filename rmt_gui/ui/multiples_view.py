@@ -12,19 +12,127 @@ import html
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QFontMetrics, QTextOption
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetrics, QFontMetricsF, QTextOption
 from PySide6.QtWidgets import QGraphicsTextItem, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from rmt_gui.state.layer_names import short_names
 from rmt_gui.state.plot_data import PlotOptions, plot_data
 from rmt_gui.ui import theme
+from rmt_gui.ui.name_elide import elide_name
 from rmt_gui.ui.spectrum_items import SpectrumItems
+from rmt_gui.ui.theme import ValueAxis
 
 ROW_HEIGHT = 230
 TITLE_HEIGHT = 40
 TITLE_PT = 9
 NAME = "{name}"
+NICE = (1.0, 2.0, 5.0)
+TICK_GAP = 8
+TICK_GAP_UP = 20
+OVERHANG = 10
+
+
+def nice_spacings(span: float) -> list[float]:
+    """Candidate tick spacings for a range ``span`` wide, smallest first: 1, 2, 5 × 10^k from
+    a hundredth of the span up to the span itself."""
+    if not span > 0:
+        return []
+    low = math.floor(math.log10(span)) - 2
+    return [m * 10.0**k for k in range(low, low + 4) for m in NICE if m * 10.0**k <= span] or [span]
+
+
+class CellAxis(ValueAxis):
+    """A small multiple's axis: as few labelled ticks as keep every label clear of the next.
+
+    On a linear axis the labels sit at the smallest nice spacing (:func:`nice_spacings`) whose
+    labels, at this axis's length in pixels, leave :data:`TICK_GAP` between neighbours (the
+    roomier :data:`TICK_GAP_UP` up the density axis), two labels at least where any spacing
+    gives two; a log axis labels the decades that fit so, or else 1-2-5 or every mantissa.
+    Only the first tick level is labelled, so that no finer level squeezes labels in between.
+    A label may hang :data:`OVERHANG` pixels past either end of a horizontal axis (into the
+    empty corner under the value axis); one that would stick out further is not counted
+    (pyqtgraph hides it).
+    """
+
+    def __init__(self, orientation: str, nonnegative: bool = False) -> None:
+        super().__init__(orientation, nonnegative=nonnegative)
+        across = orientation in ("top", "bottom")
+        self.overhang = OVERHANG if across else 0
+        self.gap = TICK_GAP if across else TICK_GAP_UP
+        self.setStyle(maxTextLevel=0, hideOverlappingLabels=self.overhang)
+
+    def boundingRect(self) -> QRectF:
+        """pyqtgraph's rectangle, widened by the overhang (labels outside it are dropped)."""
+        return super().boundingRect().adjusted(-self.overhang, 0, self.overhang, 0)
+
+    def extents(self, texts: list[str]) -> list[float]:
+        """Pixels each of ``texts`` takes along this axis (its width across, its height up)."""
+        metrics = QFontMetricsF(self.style["tickFont"] or self.font())
+        if self.orientation in ("top", "bottom"):
+            return [metrics.horizontalAdvance(text) for text in texts]
+        return [metrics.height()] * len(texts)
+
+    def clear(
+        self, values: list[float], spacing: float, bounds: tuple[float, float], size: float
+    ) -> list[float]:
+        """The values whose labels lie on the axis, ``size`` pixels over ``bounds``, give or
+        take the overhang (pyqtgraph drops the others), and, kept from the lowest up, each
+        clear the last one."""
+        kept: list[float] = []
+        end = -math.inf
+        low, high = bounds
+        scale = size / (high - low)
+        sizes = self.extents(self.tickStrings(values, 1.0, spacing))
+        for value, extent in zip(values, sizes, strict=True):
+            at = (value - low) * scale
+            inside = -self.overhang <= at - extent / 2 and at + extent / 2 <= size + self.overhang
+            if inside and at - extent / 2 >= end + self.gap:
+                kept.append(value)
+                end = at + extent / 2
+        return kept
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        span = maxVal - minVal
+        if size <= 0 or not span > 0:
+            return []
+        if self.logMode:
+            return self._log_levels((minVal, maxVal), size)
+        narrowest = self.extents(["0"])[0] + self.gap
+        fallback: list = []
+        for spacing in nice_spacings(span):
+            if spacing * size / span < narrowest:
+                continue
+            start = math.ceil(minVal / spacing)
+            values = [i * spacing for i in range(start, math.floor(maxVal / spacing) + 1)]
+            if self.nonnegative:
+                values = [v for v in values if v >= 0]
+            kept = self.clear(values, spacing, (minVal, maxVal), size)
+            first = values.index(kept[0]) if kept else 0
+            if kept and values[first : first + len(kept)] == kept:
+                fallback = fallback or [(spacing, kept)]
+                if len(kept) >= 2:
+                    return [(spacing, kept)]
+        return fallback
+
+    def _log_levels(self, bounds: tuple[float, float], size: float) -> list:
+        """Labels at the decades that fit, else also at 2 and 5, else at every mantissa (the
+        first choice with two clear labels); the other positions stay unlabelled ticks."""
+        levels = super().tickValues(*bounds, size)
+        positions = sorted(v for _, level in levels for v in level)
+        labelled: list[float] = []
+        for steps in self.STEPS:
+            wanted = [v for v in positions if round(10.0 ** (v - math.floor(v))) in steps]
+            labelled = self.clear(wanted or positions, self.MAJOR, bounds, size)
+            if len(labelled) >= 2:
+                break
+        rest = [v for v in positions if v not in labelled]
+        return [(self.MAJOR, labelled), (self.MINOR, rest)]
+
+
+def cell_axes() -> dict[str, pg.AxisItem]:
+    """The axes of a small multiple (:class:`CellAxis`), otherwise as a spectrum plot's."""
+    return {"bottom": CellAxis("bottom"), "left": CellAxis("left", nonnegative=True)}
 
 
 def columns_for(count: int) -> int:
@@ -42,20 +150,6 @@ def cell_title(report) -> tuple[str, str, str]:
     fit = report.analysis.fit
     color = theme.GOOD.name() if fit.good_fit else theme.POOR.name()
     return shape, f"n_signal {fit.n_signal}/{fit.p}", color
-
-
-def elide_name(name: str, metrics: QFontMetrics, width: int) -> str:
-    """``name`` in ``width`` pixels: whole, else its first dotted part (a block number) and
-    as much of its end as fits, else just its end."""
-    if metrics.horizontalAdvance(name) <= width:
-        return name
-    head, dot, rest = name.partition(".")
-    if dot and rest:
-        room = width - metrics.horizontalAdvance(head + dot)
-        tail = metrics.elidedText(rest, Qt.TextElideMode.ElideLeft, room)
-        if len(tail) > 4:
-            return head + dot + tail
-    return metrics.elidedText(name, Qt.TextElideMode.ElideLeft, width)
 
 
 class CellTitle:
@@ -156,7 +250,7 @@ class MultiplesView(QWidget):
         self._stale = False
 
     def _new_cell(self) -> tuple[pg.PlotItem, SpectrumItems]:
-        plot = pg.PlotItem(axisItems=theme.value_axes())
+        plot = pg.PlotItem(axisItems=cell_axes())
         theme.style_plot(plot, grid=not self.live)
         plot.setMenuEnabled(False)
         plot.getAxis("left").setWidth(36)

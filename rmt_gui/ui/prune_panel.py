@@ -6,7 +6,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -21,6 +22,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QRadioButton,
     QSpinBox,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -31,6 +34,7 @@ from rmt_gui.state.layer_names import short_names
 from rmt_gui.state.preview import PreviewRow, PreviewSummary, summarize
 from rmt_gui.state.settings_schema import PruneSettings
 from rmt_gui.ui import theme
+from rmt_gui.ui.name_elide import elide_in_cell
 
 if TYPE_CHECKING:
     from rmt_gui.model.rule import PruneRule
@@ -44,7 +48,17 @@ METHODS = (
     ("shrink", "Shrink noise", "Keep every value; multiply the noise values by a factor"),
 )
 PREVIEW_COLUMNS = ("Layer", "Rank", "Params", "Note")
-NOTE_COLUMN = PREVIEW_COLUMNS.index("Note")
+PREVIEW_TIPS = (
+    "The layer's name without the prefix all layers share and without “.weight” (elided at "
+    "the left when the column is narrow; the full name is each row's tooltip)",
+    "Rank now → rank kept",
+    "Parameters now → after pruning",
+    "What the rule does to the layer (the whole note is each row's tooltip)",
+)
+LAYER_COLUMN, NOTE_COLUMN = PREVIEW_COLUMNS.index("Layer"), PREVIEW_COLUMNS.index("Note")
+NUMBER_COLUMNS = (PREVIEW_COLUMNS.index("Rank"), PREVIEW_COLUMNS.index("Params"))
+MIN_NAME_CHARS = 6
+CELL_PADDING = 8
 FACTORIZE_TIP = "Replace a layer by two thinner Linear layers when that has fewer parameters"
 
 
@@ -79,6 +93,79 @@ def described_combo(items: Sequence[tuple[str, str, str]], current: str) -> QCom
     return box
 
 
+class OneLine(QStyledItemDelegate):
+    """Draw a cell on one line; only the Note column's text wraps (at words: it starts with
+    what happens, so a word too long is cut at its end)."""
+
+    def initStyleOption(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().initStyleOption(option, index)
+        if index.column() == NOTE_COLUMN:
+            option.textElideMode = Qt.TextElideMode.ElideRight
+        else:
+            option.features &= ~QStyleOptionViewItem.ViewItemFeature.WrapText
+        if index.column() == LAYER_COLUMN:
+            elide_in_cell(option)
+
+
+class PreviewTable(QTableWidget):
+    """The preview's table, its columns fitted to its width so that it never scrolls sideways.
+
+    Rank and Params (numbers) get their full width; the Layer column as much of the rest as
+    its names need, leaving the Note column room for each note's longest word, and the Note
+    column the rest. A name that still does not fit is elided at the left (the whole name is
+    its tooltip); a note wraps onto a second line, the row growing to hold it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(0, len(PREVIEW_COLUMNS))
+        for column, (title, tip) in enumerate(zip(PREVIEW_COLUMNS, PREVIEW_TIPS, strict=True)):
+            item = QTableWidgetItem(title)
+            item.setToolTip(tip)
+            self.setHorizontalHeaderItem(column, item)
+        self.verticalHeader().hide()
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.setWordWrap(True)
+        self.setTextElideMode(Qt.TextElideMode.ElideLeft)
+        self.setItemDelegate(OneLine(self))
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header.setMinimumSectionSize(8)
+
+    def natural_width(self, column: int) -> int:
+        """The width that shows ``column``'s header and every cell whole."""
+        header = self.horizontalHeader()
+        return max(self.sizeHintForColumn(column), header.sectionSizeFromContents(column).width())
+
+    def word_width(self) -> int:
+        """The width that shows the longest word of every note (with its comma) whole."""
+        metrics = self.fontMetrics()
+        notes = [self.item(row, NOTE_COLUMN) for row in range(self.rowCount())]
+        words = [word for item in notes if item is not None for word in item.text().split()]
+        return max(map(metrics.horizontalAdvance, words), default=0) + CELL_PADDING
+
+    def fit_columns(self) -> None:
+        """Share the viewport's width out as the class says (on new rows and on resizes)."""
+        chars = self.fontMetrics().averageCharWidth()
+        room = self.viewport().width()
+        for column in NUMBER_COLUMNS:
+            self.setColumnWidth(column, self.natural_width(column))
+            room -= self.columnWidth(column)
+        note = min(self.natural_width(NOTE_COLUMN), self.word_width())
+        header = self.horizontalHeader().sectionSizeFromContents(LAYER_COLUMN).width()
+        least = max(MIN_NAME_CHARS * chars, header)
+        name = max(min(self.natural_width(LAYER_COLUMN), room - note), least)
+        self.setColumnWidth(LAYER_COLUMN, name)
+        self.setColumnWidth(NOTE_COLUMN, max(room - name, MIN_NAME_CHARS * chars))
+        self.resizeRowsToContents()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
+
+
 class PrunePanel(QWidget):
     """Choose a rule and its scope, see what it would do, apply it."""
 
@@ -101,7 +188,7 @@ class PrunePanel(QWidget):
         self.min_rank.setSpecialValueText("output width")
         self.min_rank.setValue(options.min_rank)
         self.min_rank.setToolTip("Never keep fewer values (default: the network's output width)")
-        self.factorize = QCheckBox("Factorise into two Linear layers when smaller")
+        self.factorize = QCheckBox("Factorise layers when smaller")
         self.factorize.setChecked(options.factorize)
         self.factorize.setToolTip(FACTORIZE_TIP)
         self.skip_poor = QCheckBox("Skip layers whose MP fit is poor")
@@ -144,16 +231,7 @@ class PrunePanel(QWidget):
         form.addRow(self.factorize)
         form.addRow(self.skip_poor)
         self.form = form
-        self.table = QTableWidget(0, len(PREVIEW_COLUMNS))
-        self.table.setHorizontalHeaderLabels(PREVIEW_COLUMNS)
-        self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.setWordWrap(False)
-        self.table.setTextElideMode(Qt.TextElideMode.ElideLeft)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table = PreviewTable()
         self.totals = QLabel("Preview appears once the spectra are ready.")
         self.totals.setWordWrap(True)
         self.apply_button = QPushButton("Apply pruning")
@@ -256,13 +334,14 @@ class PrunePanel(QWidget):
             for col, text in enumerate(cells):
                 cell = QTableWidgetItem(text)
                 cell.setToolTip(f"{tip}\n{row.note}" if col == NOTE_COLUMN and row.note else tip)
-                if col in (1, 2):
+                if col in NUMBER_COLUMNS:
                     cell.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
                 if not row.changed:
                     cell.setForeground(theme.BULK_EDGE)
                 self.table.setItem(index, col, cell)
+        self.table.fit_columns()
         total = summarize(rows, preview.params_before)
         self.totals.setText(summary_text(total, preview.rule))
         self.apply_button.setEnabled(total.changed > 0)

@@ -61,7 +61,8 @@ class ReplayView(QWidget):
         self.step_label = QLabel("")
         self.layer_box = QComboBox()
         self.layer_box.addItems(run.layer_names)
-        self.spectrum_plot = pg.PlotWidget()
+        self.spectrum_plot = pg.PlotWidget(axisItems=theme.value_axes())
+        self.spectrum_plot.getAxis("bottom").setLogMode(True)  # data in log10, labels real values
         self.hist = self.spectrum_plot.plot(
             [], [], stepMode="center", fillLevel=0, brush=theme.HIST_FILL,
             pen=theme.pen(theme.HIST_LINE),
@@ -70,20 +71,20 @@ class ReplayView(QWidget):
             angle=90, pen=theme.pen(theme.CUTOFF, 1.5, Qt.PenStyle.DashLine)
         )
         self.spectrum_plot.addItem(self.cutoff)
-        self.spectrum_plot.setLabel("bottom", "eigenvalue λ = s²/n (log₁₀)")
+        self.spectrum_plot.setLabel("bottom", "eigenvalue λ = s²/n (log axis)")
         self.curve_plot = pg.PlotWidget()
         self.curve_plot.addLegend()
         self.curve_plot.setLabel("bottom", "training step")
         self.curve_plot.setLabel("left", "n_signal")
         self.accuracy_plot = pg.PlotWidget()
         self.accuracy_plot.setLabel("bottom", "training step")
-        self.accuracy_plot.setLabel("left", "test accuracy")
+        self.accuracy_plot.setLabel("left", "test accuracy (%)")
         self.cursors = [pg.InfiniteLine(angle=90, pen=theme.pen(theme.MANUAL, 2))
                         for _ in range(2)]  # fmt: skip
         for plot in (self.spectrum_plot, self.curve_plot, self.accuracy_plot):
             theme.style_plot(plot.getPlotItem())
-        self.curve_plot.addItem(self.cursors[0])
-        self.accuracy_plot.addItem(self.cursors[1])
+        self.curve_plot.addItem(self.cursors[0], ignoreBounds=True)
+        self.accuracy_plot.addItem(self.cursors[1], ignoreBounds=True)
         self.accuracy_plot.setXLink(self.curve_plot)
         self.table = QLabel("")
         self.table.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -115,7 +116,8 @@ class ReplayView(QWidget):
         layout.addLayout(grid, 1)
 
     def _draw_curves(self) -> None:
-        """n_signal of every layer and the test accuracy over the run (drawn once)."""
+        """n_signal of every layer and the test accuracy (in %) over the run, drawn once, both
+        across the whole run (a layer recorded once, or one epoch, must not shrink the axis)."""
         steps = self.run.step_numbers
         for index, name in enumerate(self.run.layer_names):
             color = CURVE_COLORS[index % len(CURVE_COLORS)]
@@ -123,7 +125,11 @@ class ReplayView(QWidget):
             self.curve_plot.plot(steps, values, pen=theme.pen(color, 2), name=name,
                                  connect="finite")  # fmt: skip
         x, y = self.run.epoch_curve("test_accuracy")
-        self.accuracy_plot.plot(x, y, pen=theme.pen(theme.HIST_LINE, 2), symbol="o", symbolSize=6)
+        self.accuracy_plot.plot(
+            x, 100 * np.asarray(y), pen=theme.pen(theme.HIST_LINE, 2), symbol="o", symbolSize=6
+        )
+        if len(steps):
+            self.curve_plot.setXRange(float(np.min(steps)), float(np.max(steps)), padding=0.02)
 
     @property
     def current(self) -> ReplayStep:

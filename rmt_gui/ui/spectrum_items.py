@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QGraphicsSimpleTextItem
 
 from rmt_gui.state.plot_data import SpectrumPlotData
 from rmt_gui.ui import theme
@@ -21,6 +23,9 @@ LIVE_SLACK = (0.08, 0.25)
 LIVE_SNUG_Y = 0.5
 SIDE_ANCHORS = [(0, 0), (1, 0)]
 CUTOFF_NAMES = {"eigen": "λ₊", "singular": "s₊"}
+TAG_PT = 9
+TAG_GAP = 6
+EDGE_TAG = "MP edge"
 
 
 def cutoff_label(scale: str) -> str:
@@ -36,19 +41,80 @@ def live_slack(x_range: tuple[float, float], top: float) -> tuple[tuple[float, f
     return (x_range[0] - pad, x_range[1] + pad), top * (1.0 + LIVE_SLACK[1])
 
 
-def _line(color, style: Qt.PenStyle, label: str | None, position: float) -> pg.InfiniteLine:
-    """A fixed vertical line with an optional label near the top of the plot.
+def _line(color: QColor, style: Qt.PenStyle) -> pg.InfiniteLine:
+    """A fixed vertical line in ``color`` and ``style``."""
+    return pg.InfiniteLine(angle=90, movable=False, pen=theme.pen(color, 1.6, style))
 
-    The label sits right of the line in the left half of the view and left of it in the
-    right half, so that it is never cut off by the plot's edge.
+
+def spread(centres: list[float], widths: list[float], low: float, high: float) -> list[float]:
+    """Left edges for labels of ``widths`` centred on ``centres`` (in increasing order) within
+    ``[low, high]``, each at least :data:`TAG_GAP` from the next: a label that would overlap
+    its neighbour or stick out is pushed aside, the order kept.
+
+    Labels wider in all than the band overlap only at its left end (a band that narrow holds
+    no readable plot).
     """
-    line = pg.InfiniteLine(angle=90, movable=False, pen=theme.pen(color, 1.6, style))
-    if label:
-        line.label = pg.InfLineLabel(
-            line, text=label, position=position, anchors=SIDE_ANCHORS, color=color.darker(120),
-            fill=pg.mkBrush(255, 255, 255, 190),
-        )  # fmt: skip
-    return line
+    lefts = [min(max(c - w / 2, low), high - w) for c, w in zip(centres, widths, strict=True)]
+    for i in range(1, len(lefts)):
+        lefts[i] = max(lefts[i], lefts[i - 1] + widths[i - 1] + TAG_GAP)
+    for i in range(len(lefts) - 1, -1, -1):
+        ceiling = high if i == len(lefts) - 1 else lefts[i + 1] - TAG_GAP
+        lefts[i] = max(min(lefts[i], ceiling - widths[i]), low)
+    return lefts
+
+
+class LineTags:
+    """The names of the cutoff lines in a band above the plot's data area.
+
+    Inside the data area a name would cover bars of the histogram; above it, each name is
+    centred over its line and pushed aside just enough that none covers another or sticks out
+    of the plot (:func:`spread`). A line outside the visible range has its name hidden.
+    """
+
+    def __init__(self, plot: pg.PlotItem, lines: list[tuple[pg.InfiniteLine, str]]) -> None:
+        self.plot = plot
+        self.lines = [line for line, _ in lines]
+        font = QFont()
+        font.setPointSize(TAG_PT)
+        self.items: list[QGraphicsSimpleTextItem] = []
+        for line, text in lines:
+            item = QGraphicsSimpleTextItem(text, plot)
+            item.setFont(font)
+            item.setBrush(line.pen.color().darker(120))
+            self.items.append(item)
+            line.sigPositionChanged.connect(self.place)
+        self.height = max(item.boundingRect().height() for item in self.items) + 2
+        plot.vb.sigXRangeChanged.connect(self.place)
+        plot.vb.sigResized.connect(self.place)
+
+    def set_texts(self, texts: list[str]) -> None:
+        """Rename the lines (the cutoff's name follows the scale) and re-place the names."""
+        for item, text in zip(self.items, texts, strict=True):
+            item.setText(text)
+        self.place()
+
+    def place(self) -> None:
+        """Put every shown line's name over the line, above the data area, apart."""
+        box = self.plot.vb
+        frame = box.geometry()
+        (x0, x1), _ = box.viewRange()
+        shown = [
+            (line, item) for line, item in zip(self.lines, self.items, strict=True)
+            if line.isVisible() and x0 <= line.value() <= x1
+        ]  # fmt: skip
+        for item in self.items:
+            item.setVisible(any(item is tag for _, tag in shown))
+        if not shown:
+            return
+        shown.sort(key=lambda pair: pair[0].value())
+        centres = [
+            self.plot.mapFromScene(box.mapViewToScene(QPointF(line.value(), 0.0))).x()
+            for line, _ in shown
+        ]
+        widths = [item.boundingRect().width() for _, item in shown]
+        lefts = spread(centres, widths, 0.0, self.plot.size().width())
+        for (_, item), left in zip(shown, lefts, strict=True):
+            item.setPos(left, frame.top() - self.height)
 
 
 class SpectrumItems:
@@ -78,15 +144,24 @@ class SpectrumItems:
             symbol="|", size=marker_size, pen=theme.pen(theme.SPIKE, 2), brush=None,
             antialias=smooth,
         )  # fmt: skip
-        cutoff_text = cutoff_label("eigen") if labels else None
-        self.cutoff = _line(theme.CUTOFF, Qt.PenStyle.DashLine, cutoff_text, 0.95)
-        self.edge = _line(theme.BULK_EDGE, Qt.PenStyle.DotLine, "MP edge" if labels else None, 0.8)
+        self.cutoff = _line(theme.CUTOFF, Qt.PenStyle.DashLine)
+        self.edge = _line(theme.BULK_EDGE, Qt.PenStyle.DotLine)
         for item in (self.hist, self.curve, self.marks):
             plot.addItem(item)
         plot.addItem(self.cutoff, ignoreBounds=True)
         plot.addItem(self.edge, ignoreBounds=True)
         plot.disableAutoRange()
+        self.tags: LineTags | None = None
+        if labels:
+            self.tags = LineTags(plot, [(self.cutoff, cutoff_label("eigen")),
+                                        (self.edge, EDGE_TAG)])  # fmt: skip
+            self.reserve(0.0)
         self.data: SpectrumPlotData | None = None
+
+    def reserve(self, above: float) -> None:
+        """Make room over the data area for ``above`` pixels (a legend) and the lines' names."""
+        band = self.tags.height if self.tags is not None else 0.0
+        self.plot.layout.setRowFixedHeight(0, above + band)
 
     def update(self, data: SpectrumPlotData | None) -> None:
         """Show ``data`` (or nothing) and fit the view to it."""
@@ -96,6 +171,8 @@ class SpectrumItems:
             line.setVisible(shown)
         theme.show_values(self.plot, shown)
         if data is None:
+            if self.tags is not None:
+                self.tags.place()
             for item in (self.hist, self.curve, self.marks):
                 item.setData([], [])
             return
@@ -103,12 +180,11 @@ class SpectrumItems:
         self.curve.setData(data.curve_x, data.curve_y)
         top = self.y_top(data)
         self.marks.setData(data.spikes, np.full(data.spikes.size, -0.5 * RUG_BAND * top))
-        label = getattr(self.cutoff, "label", None)
-        if label is not None:
-            label.setFormat(cutoff_label(data.options.scale))
         self.cutoff.setValue(data.cutoff)
         self.edge.setValue(data.bulk_edge)
         self.fit_view(force=not self.live)
+        if self.tags is not None:
+            self.tags.set_texts([cutoff_label(data.options.scale), EDGE_TAG])
 
     @staticmethod
     def y_top(data: SpectrumPlotData) -> float:

@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -41,13 +42,26 @@ LEGEND_COLUMNS = (4, 3, 2, 1)
 LEGEND_GAP = 6
 CUTOFF_ENTRY = 2
 MANUAL_ENTRY = "manual cutoff (drag)"
+MANUAL_TAG_AT = 0.985  # the "keep N" label hangs from the top of the data area, above the bars
 FIGURE_SIZE = (1200, 800)
 FIGURE_TITLE_PT = 12
+CONTROL_ROWS = 2
 
 
 def fmt(value: float) -> str:
     """A compact number for readouts."""
     return f"{value:.4g}" if 1e-3 <= abs(value) < 1e5 or value == 0 else f"{value:.3e}"
+
+
+def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> float:
+    """Lay ``legend`` out in the most of :data:`LEGEND_COLUMNS` columns that fit ``plot``'s
+    width; the height it then takes above the data area, with a gap below."""
+    width = plot.size().width() - 2 * LEGEND_GAP
+    for columns in LEGEND_COLUMNS:
+        legend.setColumnCount(columns)
+        if legend.width() <= width:
+            break
+    return legend.height() + LEGEND_GAP
 
 
 def readout_html(report) -> str:
@@ -104,6 +118,7 @@ class SpectrumView(QWidget):
         self.source = ""  # the model file's name, for the title of a saved plot
         self.hover = QLabel(" ")
         self.hover.setStyleSheet("color: #555;")
+        self.hover.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.plot_widget = pg.PlotWidget(axisItems=theme.value_axes())
         self.plot = self.plot_widget.getPlotItem()
         theme.style_plot(self.plot, grid=not live)
@@ -118,7 +133,7 @@ class SpectrumView(QWidget):
             hoverPen=theme.pen(theme.MANUAL.lighter(130), 4),
         )  # fmt: skip
         self.manual_label = pg.InfLineLabel(
-            self.manual, text="", position=0.62, anchors=SIDE_ANCHORS, color=theme.MANUAL,
+            self.manual, text="", position=MANUAL_TAG_AT, anchors=SIDE_ANCHORS, color=theme.MANUAL,
             fill=pg.mkBrush(255, 255, 255, 210),
         )  # fmt: skip
         self.plot.addItem(self.manual, ignoreBounds=True)
@@ -131,7 +146,11 @@ class SpectrumView(QWidget):
         )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(self.controls)
+        bar = QWidget()
+        bar.setLayout(self.controls)
+        bar.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        bar.setMinimumWidth(self._controls_width(CONTROL_ROWS))
+        layout.addWidget(bar)
         layout.addWidget(self.readout)
         layout.addWidget(self.plot_widget, 1)
         layout.addWidget(self.hover)
@@ -155,16 +174,43 @@ class SpectrumView(QWidget):
         self.fit_button = QPushButton("Fit view")
         self.save_button = QPushButton("Save plot…")
         self.save_button.setToolTip("Save this plot as PNG or SVG")
-        self.controls = QHBoxLayout()
-        for widget in (self.scale_box, self.log_box, self.bins_box, self.overlay_box):
-            self.controls.addWidget(widget)
-        self.controls.addStretch(1)
-        self.controls.addWidget(self.fit_button)
-        self.controls.addWidget(self.save_button)
+        self.controls = QGridLayout()
+        self.controls.setContentsMargins(0, 0, 0, 0)
+        self._controls = (self.scale_box, self.log_box, self.bins_box, self.overlay_box,
+                          self.fit_button, self.save_button)  # fmt: skip
+        self._control_rows = 0
+        self._lay_controls(1)
         self.scale_box.currentIndexChanged.connect(self._options_edited)
         self.log_box.toggled.connect(self._options_edited)
         self.bins_box.valueChanged.connect(self._options_edited)
         self.overlay_box.currentIndexChanged.connect(self.overlayChanged.emit)
+
+    def _controls_width(self, rows: int) -> int:
+        """The width the controls take laid out on ``rows`` rows."""
+        per_row = -(-len(self._controls) // rows)
+        spacing = self.controls.horizontalSpacing()
+        widths = [widget.sizeHint().width() for widget in self._controls]
+        return max(
+            sum(widths[start : start + per_row]) + spacing * (per_row - 1)
+            for start in range(0, len(widths), per_row)
+        )
+
+    def _lay_controls(self, rows: int) -> None:
+        """Put the controls on ``rows`` rows (left to right, the buttons last), a stretch after."""
+        if rows == self._control_rows:
+            return
+        self._control_rows = rows
+        per_row = -(-len(self._controls) // rows)
+        for index, widget in enumerate(self._controls):
+            self.controls.addWidget(widget, index // per_row, index % per_row)
+        for column in range(len(self._controls) + 1):
+            self.controls.setColumnStretch(column, 1 if column == per_row else 0)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Lay the controls on one row where they fit, else on :data:`CONTROL_ROWS`."""
+        super().resizeEvent(event)
+        fits = self._controls_width(1) <= self.width() - 8
+        self._lay_controls(1 if fits else CONTROL_ROWS)
 
     def _build_legend(self) -> None:
         """The key, in a band above the plot's data area: it never covers the histogram.
@@ -189,15 +235,10 @@ class SpectrumView(QWidget):
         self.plot.geometryChanged.connect(self._fit_legend)
 
     def _fit_legend(self) -> None:
-        """Lay the key out in the most columns that fit the plot's width; make room above."""
-        if self.live:
-            return
-        width = self.plot.size().width() - 2 * LEGEND_GAP
-        for columns in LEGEND_COLUMNS:
-            self.legend.setColumnCount(columns)
-            if self.legend.width() <= width:
-                break
-        self.plot.layout.setRowFixedHeight(0, self.legend.height() + LEGEND_GAP)
+        """Lay the key out in the most columns that fit the plot's width; make room above for
+        it and, below it, the cutoff lines' names."""
+        if not self.live:
+            self.items.reserve(fit_legend(self.plot, self.legend))
 
     def _set_overlay_legend(self, text: str) -> None:
         if text == self._legend_text:

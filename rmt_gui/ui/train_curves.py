@@ -1,9 +1,11 @@
 """Live training curves: mini-batch loss and epoch accuracy, with the cuts marked.
 
 Every curve is a persistent item updated with ``setData`` (docs/architecture.md §3); cut markers
-are vertical lines kept in a pool and reused, never re-created per frame. The RMT-pruned run is
-drawn in colour, the unpruned baseline over it in grey, both on an epoch axis. The raw loss (a
-point per step) is drawn peak-downsampled to the plot's width, without antialiasing.
+are vertical lines kept in a pool and reused, never re-created per frame. The loss and the
+accuracy plots are drawn by separate calls, so a live view can give each a frame of its own.
+The RMT-pruned run is drawn in colour, the unpruned baseline over it in grey, both on an epoch
+axis. The raw loss (a point per step) is drawn peak-downsampled to the plot's width, without
+antialiasing.
 """
 
 from __future__ import annotations
@@ -58,6 +60,18 @@ def accuracy_points(run: RunState) -> tuple[np.ndarray, np.ndarray]:
     return np.append(epochs, ended.epochs_done), np.append(test, 100.0 * ended.test_accuracy)
 
 
+def split_runs(runs: list[RunState]) -> tuple[RunState | None, RunState | None]:
+    """The pruned run and the unpruned baseline among ``runs`` (either may be missing)."""
+    pruned = next((r for r in runs if not r.baseline), None)
+    baseline = next((r for r in runs if r.baseline), None)
+    return pruned, baseline
+
+
+def cut_positions(run: RunState | None) -> np.ndarray:
+    """Where ``run``'s cuts happened, in epochs (none without a run)."""
+    return run.cut_positions() if run is not None else np.zeros(0)
+
+
 class RunCurves:
     """The persistent items of one run in the loss and accuracy plots."""
 
@@ -75,26 +89,34 @@ class RunCurves:
             pen=theme.pen(colour, 1.4, Qt.PenStyle.DashLine), symbol="t", name=f"{name} train",
             **symbol,
         )  # fmt: skip
-        self._shown: tuple[RunState, int] | None = None
+        self._shown: tuple[RunState, int, object] | None = None
+        self._loss_shown = True
 
-    def show(self, run: RunState | None) -> bool:
-        """Draw ``run``'s curves (nothing for ``None``); the accuracy only when it changed.
-
-        Returns whether the accuracy curves were redrawn.
-        """
-        started = run is not None and run.started is not None
-        shown = (run, len(run.epochs), run.ended) if started else None
-        if shown is None:
-            for item in (self.raw, self.smooth, self.test, self.train):
-                item.setData([], [])
-            self._shown = None
-            return True
+    def show_loss(self, run: RunState | None) -> None:
+        """Draw ``run``'s loss curves (nothing for ``None`` or before its start; an empty
+        curve is emptied once, not at every frame)."""
+        if run is None or run.started is None:
+            if self._loss_shown:
+                self.raw.setData([], [])
+                self.smooth.setData([], [])
+            self._loss_shown = False
+            return
+        self._loss_shown = True
         x, loss = run.loss_curve()
         self.raw.setData(x, loss)
         self.smooth.setData(*run.smoothed_loss())
-        if shown == self._shown:
+
+    def show_accuracy(self, run: RunState | None) -> bool:
+        """Draw ``run``'s accuracy curves when they changed; returns whether they were redrawn."""
+        started = run is not None and run.started is not None
+        shown = (run, len(run.epochs), run.ended) if started else None
+        if shown == self._shown and shown is not None:
             return False
         self._shown = shown
+        if shown is None:
+            self.test.setData([], [])
+            self.train.setData([], [])
+            return True
         epochs, train, _test = run.accuracy_curves()
         self.train.setData(epochs, train)
         self.test.setData(*accuracy_points(run))
@@ -169,7 +191,8 @@ class TrainCurves(QWidget):
     def reset(self, epochs: int) -> None:
         """Empty plots framing ``epochs`` (the x range stays put while the run fills it)."""
         for curves in self.runs:
-            curves.show(None)
+            curves.show_loss(None)
+            curves.show_accuracy(None)
         for markers in self.markers:
             markers.show(np.zeros(0))
         for plot in (self.loss, self.accuracy):
@@ -178,25 +201,39 @@ class TrainCurves(QWidget):
             plot.setXRange(0, max(epochs, 1), padding=0.03)
 
     def show(self, runs: list[RunState]) -> None:
-        """Draw the pruned run (first) and the baseline; the cuts of the pruned run."""
-        pruned = next((r for r in runs if not r.baseline), None)
-        baseline = next((r for r in runs if r.baseline), None)
-        accuracy_changed = self.runs[0].show(pruned) | self.runs[1].show(baseline)
-        cuts = pruned.cut_positions() if pruned is not None else np.zeros(0)
-        for markers in self.markers:
-            markers.show(cuts)
+        """Draw both plots (:meth:`show_loss`, then :meth:`show_accuracy`)."""
+        self.show_loss(runs)
+        self.show_accuracy(runs)
+
+    def show_loss(self, runs: list[RunState]) -> None:
+        """Draw the losses of the pruned run (first) and the baseline, and the pruned run's cuts.
+
+        The accuracy plot is drawn apart (:meth:`show_accuracy`): the UI draws the two in
+        separate frames, so that an epoch's end never doubles one frame's cost.
+        """
+        pruned, baseline = split_runs(runs)
+        self.runs[0].show_loss(pruned)
+        self.runs[1].show_loss(baseline)
+        self.markers[0].show(cut_positions(pruned))
         shown = [run for run in (pruned, baseline) if run is not None and run.steps]
-        losses = np.concatenate([run.loss_curve()[1] for run in shown]) if shown else []
-        losses = np.log10(losses[np.asarray(losses) > 0]) if len(losses) else losses
-        theme.show_values(self.loss, bool(len(losses)))
-        if len(losses):
+        losses = np.concatenate([run.loss_curve()[1] for run in shown]) if shown else np.zeros(0)
+        losses = np.log10(losses[losses > 0])
+        theme.show_values(self.loss, bool(losses.size))
+        if losses.size:
             frame_y(self.loss, float(losses.min()), float(losses.max()), AHEAD, MARGIN)
+
+    def show_accuracy(self, runs: list[RunState]) -> None:
+        """Draw the epoch accuracies of the pruned run and the baseline, and the cuts."""
+        pruned, baseline = split_runs(runs)
+        changed = self.runs[0].show_accuracy(pruned) | self.runs[1].show_accuracy(baseline)
+        self.markers[1].show(cut_positions(pruned))
+        shown = [run for run in (pruned, baseline) if run is not None and run.steps]
         accuracy = [
             np.concatenate([run.accuracy_curves()[1], accuracy_points(run)[1]]) for run in shown
         ]
         accuracy = [values for values in accuracy if values.size]
         theme.show_values(self.accuracy, bool(accuracy))
-        if accuracy and accuracy_changed:
+        if accuracy and changed:
             values = np.concatenate(accuracy)
             low, high = float(values.min()), float(values.max())
             frame_y(self.accuracy, low, high, MARGIN, AHEAD, MIN_ACCURACY_SPAN)

@@ -7,7 +7,8 @@ bytes of this project's format, a resume point as its checkpoint's path. The eve
 widget in batches, polled on the UI thread without blocking, and only update
 :class:`TrainingSession`; a 20 Hz timer draws whatever changed, so the redraw rate never
 follows the step rate, and the start and end of a run are drawn at once. Spectra (the costly
-part) are drawn at most every ``SPECTRA_MS`` and never in the same tick as the curves. Pause and
+part) are drawn at most every ``SPECTRA_MS`` and the accuracy plot after each epoch, each in a
+tick of its own; the loss curves and the progress at most every ``CURVES_MS``. Pause and
 stop set the engine's :class:`PauseGate` and :class:`CancelToken` (shared-memory flags)
 from the UI thread; a stopped run still saves ``cancelled.pt``, and a worker that does not stop
 is ended by force. A crashed or killed worker fails the run with one line. Trained models open
@@ -70,11 +71,17 @@ from rmt_gui.ui.workers import ProcessRunner, Runner
 
 REDRAW_MS = 50
 SPECTRA_MS = 200
+CURVES_MS = 100
+"""The loss curves and the progress are redrawn at most this often (the ticks between them
+draw the spectra and their queued pieces)."""
+PACED = frozenset({"curves", "progress"})
 UI_SHARE = 0.3
 SHARE_WINDOW_S = 1.0
 MAX_WAIT_S = 0.5
 OPEN_GAP_MS = 60
-ALL_PARTS = frozenset({"curves", "spectra", "log", "progress", "status", "table"})
+ALL_PARTS = frozenset({"curves", "accuracy", "spectra", "log", "progress", "status", "table"})
+ALONE = frozenset({"accuracy", "spectra"})
+"""Parts a live frame draws by themselves (each is one of the dearest frames)."""
 START_PARTS = frozenset({"progress", "status"})
 EVENT_MODULE = "rmt_gui.jobs.analysis_job"
 """Where the layer reports in the worker's events are defined (unpickling them imports it)."""
@@ -103,6 +110,12 @@ def ended_text(run: RunState) -> str:
         return f"{run.label} {run.status}"
     accuracy = f", {100 * ended.test_accuracy:.2f}%" if ended.test_accuracy is not None else ""
     return f"{run.label} {ended.status} at epoch {ended.epochs_done:.2f}{accuracy}"
+
+
+def due(since: float, period_ms: int) -> bool:
+    """Whether ``period_ms`` has passed since the monotonic time ``since`` (half a redraw tick
+    early counts: the timer's jitter would otherwise skip a whole tick)."""
+    return time.monotonic() - since >= (period_ms - REDRAW_MS / 2) / 1000
 
 
 def app_threads() -> int:
@@ -136,7 +149,7 @@ class TrainPanel(QWidget):
         self.pause_gate: PauseGate | None = None
         self._queue: list[Queued] = []
         self._active: RunState | None = None
-        self._spectra_at = self._drawn_at = 0.0
+        self._spectra_at = self._curves_at = self._drawn_at = 0.0
         self._spectra_last = False
         self._holding = False
         self._cpu: deque[tuple[float, float]] = deque()
@@ -499,8 +512,9 @@ class TrainPanel(QWidget):
 
     def _tick(self) -> None:
         """The redraw timer: draw what changed (only while visible, and within the UI budget
-        unless nothing was drawn for ``MAX_WAIT_S``). Spectra take turns with the curves and
-        progress; the pieces of a spectra frame left queued are drawn first, one per tick."""
+        unless nothing was drawn for ``MAX_WAIT_S``). The accuracy plot (after an epoch) and
+        the spectra each take a tick of their own, so no frame pays for two of the dearest
+        parts; the pieces of a spectra frame left queued are drawn first, one per tick."""
         if not self.isVisible():
             return
         if self.spectra.queued:
@@ -510,17 +524,28 @@ class TrainPanel(QWidget):
         if self._over_budget() and not waited:
             return
         parts = self.session.take_changes()
-        others = parts - {"spectra"}
-        due = time.monotonic() - self._spectra_at >= SPECTRA_MS / 1000 and not self._spectra_last
-        if "spectra" in parts and (due or not others):
-            self.session.mark(*others)
-            self._draw({"spectra"})
-        else:
-            self.session.mark(*(parts & {"spectra"}))
-            self._draw(others)
-        self._spectra_last = "spectra" in parts and (due or not others)
+        alone = self._alone(parts)
+        drawn = {alone} if alone is not None else parts - ALONE
+        if alone is None and not due(self._curves_at, CURVES_MS):
+            drawn -= PACED
+        self.session.mark(*(parts - drawn))
+        self._draw(drawn)
+        self._spectra_last = alone == "spectra"
+
+    def _alone(self, parts: set[str]) -> str | None:
+        """The part this tick draws by itself, if any: the accuracy plot at once (once an
+        epoch), the spectra when ``SPECTRA_MS`` passed and the last frame was not spectra
+        (or nothing else changed)."""
+        if "accuracy" in parts:
+            return "accuracy"
+        ready = due(self._spectra_at, SPECTRA_MS) and not self._spectra_last
+        if "spectra" in parts and (ready or not parts - ALONE):
+            return "spectra"
+        return None
 
     def _draw(self, parts: set[str] | frozenset[str]) -> None:
+        """Draw ``parts`` now (``ALL_PARTS`` also forgets the changes noted so far) and count
+        the frame."""
         if parts is ALL_PARTS:
             self.session.take_changes()
         elif parts is START_PARTS:
@@ -528,8 +553,12 @@ class TrainPanel(QWidget):
         if not parts:
             return
         runs = self.session.runs
+        if parts & PACED:
+            self._curves_at = time.monotonic()
         if "curves" in parts:
-            self.curves.show(runs)
+            self.curves.show_loss(runs)
+        if "accuracy" in parts:
+            self.curves.show_accuracy(runs)
         step = None
         if "spectra" in parts:
             step = self.spectra.redraw(full=parts is ALL_PARTS)

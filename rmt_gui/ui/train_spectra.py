@@ -27,6 +27,8 @@ OTHER = "in the other run"
 RUN_TIP = "Whose spectra to show (the running one is chosen for you)"
 WAITING = "waiting for the first snapshot…"
 PREPARED_CELLS = 4
+CELLS_EVERY = 2
+"""A live frame of the large view queues one small multiple every this many frames."""
 
 
 def key_text(scale: str) -> str:
@@ -81,7 +83,7 @@ class TrainSpectra(QWidget):
         layout.addWidget(self.key_label)
         layout.addWidget(self.splitter, 1)
         self.runs: list[RunState] = []
-        self._turn = 0
+        self._turn = self._frames = 0
         self._queue: list[str] = []
         self.multiples.layerClicked.connect(self.select_layer)
         self.layer_box.currentIndexChanged.connect(lambda _i: self.redraw())
@@ -146,7 +148,8 @@ class TrainSpectra(QWidget):
 
         ``full`` draws everything now. Otherwise one piece is drawn now and the rest queued
         for :meth:`draw_queued`, one piece per call: the large view, then one small multiple
-        (those left blank by a new grid first, else the next in turn). When the layers
+        (those left blank by a new grid first, else the next in turn, every ``CELLS_EVERY``
+        frames: the grid is the context, the large view the live one). When the layers
         changed, the new grid is laid out first and the large view waits for the next call.
         No frame then holds the UI thread (and the GIL the trainer needs) for long.
         """
@@ -166,7 +169,8 @@ class TrainSpectra(QWidget):
         else:
             self._draw_big(run)
             self._queue = self._queue[1:] if self._queue[:1] == ["big"] else self._queue
-            if not self._queue:
+            self._frames += 1
+            if not self._queue and self._frames % CELLS_EVERY == 0:
                 self._turn = (self._turn + 1) % len(names)
                 self._queue = [names[self._turn]]
         spectra = run.spectra

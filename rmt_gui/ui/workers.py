@@ -32,6 +32,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from time import perf_counter
 from typing import Any
 
@@ -57,6 +58,9 @@ CLOSE_S = 2.0
 """How long closing a tab waits for its worker processes' jobs to stop before killing them."""
 IDLE_WORKERS = 2
 """Idle worker processes kept warm for the next job (each holds an interpreter with torch)."""
+IDLE_MEMORY_BYTES = 1 << 30
+"""A worker left holding more resident memory than this (it read a big file: a 1 GB model
+leaves about 3 GB, never given back to the system) is let go instead of kept idle."""
 __all__ = ["ProcessRunner", "Runner", "describe_failure", "lower_thread_priority"]
 
 
@@ -296,16 +300,28 @@ def worker_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+def resident_bytes(pid: int | None) -> int | None:
+    """Resident memory of process ``pid`` in bytes (Linux ``/proc``); ``None`` where unknown."""
+    if pid is None:
+        return None
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
 class WorkerPool:
-    """Idle worker processes kept for the next job (at most ``idle``; others are let go).
+    """Idle worker processes kept for the next job (at most ``idle``, each holding at most
+    ``memory`` bytes; others are let go).
 
     Spawning a child costs an interpreter and a torch import (seconds on a busy machine), so
     opening file after file reuses warm children; a dead one respawns on its next job. Idle
     children are daemons: they exit with the app (or on their own when its pipe closes).
     """
 
-    def __init__(self, idle: int = IDLE_WORKERS) -> None:
-        self.idle = idle
+    def __init__(self, idle: int = IDLE_WORKERS, memory: int = IDLE_MEMORY_BYTES) -> None:
+        self.idle, self.memory = idle, memory
         self._workers: list[ProcessWorker] = []
 
     def take(self) -> ProcessWorker:
@@ -313,8 +329,10 @@ class WorkerPool:
         return self._workers.pop() if self._workers else ProcessWorker(worker_threads())
 
     def give(self, worker: ProcessWorker) -> None:
-        """Keep an idle ``worker`` for later, or let it go when enough are kept."""
-        if len(self._workers) < self.idle:
+        """Keep an idle ``worker`` for later, or let it go when enough are kept or it holds
+        the memory of a big job."""
+        held = resident_bytes(worker.pid)
+        if len(self._workers) < self.idle and (held is None or held <= self.memory):
             self._workers.append(worker)
         else:
             worker.release()

@@ -104,5 +104,10 @@ def test_sweep_order_and_points(mlp_file) -> None:
 def test_export_job_writes_the_file(mlp_file, tmp_path) -> None:
     model = open_checkpoint(mlp_file).build_model()
     target = tmp_path / "out.safetensors"
-    (written,) = export_job(model, target, "safetensors", ["opened"], {}, CancelToken())
-    assert written == target and open_checkpoint(target).layers()[0].name == "fc1.weight"
+    (done,) = export_job(
+        model, target, "safetensors", ["opened"], {}, None, mlp_file, CancelToken()
+    )
+    assert done.path == target and open_checkpoint(target).layers()[0].name == "fc1.weight"
+    assert done.report.bytes_before == mlp_file.stat().st_size
+    assert done.report.bytes_after == target.stat().st_size
+    assert done.report.latency_after is not None and done.report.latency_after.batch_1_ms > 0

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from rmt_gui.errors import CancelledError
+from rmt_gui.jobs import compress_job
 from rmt_gui.jobs.compress_job import (
     TUNED,
     CompressData,
@@ -20,6 +21,7 @@ from rmt_gui.jobs.compress_job import (
     Stage,
     Target,
 )
+from rmt_gui.jobs.config import TrainConfig
 from rmt_gui.jobs.control import CancelToken
 from rmt_gui.jobs.finetune import FinetuneStep, finetune
 from rmt_gui.model.allocation import tensor_count
@@ -75,6 +77,16 @@ def test_max_drop_finds_a_small_model_within_the_drop(model, data) -> None:
     result = list(compressor.compress(Target(max_drop=2.0), "whitened", finetune_steps=0))[-1]
     assert result.val_accuracy_after >= result.val_accuracy_before - 0.02
     assert result.params_after < 0.5 * result.params_before
+
+
+def test_a_fine_tune_below_the_drop_floor_is_not_kept(model, data, monkeypatch) -> None:
+    diverging = TrainConfig(lr=1e3)
+    monkeypatch.setattr(compress_job, "finetune", lambda *args: finetune(*args, config=diverging))
+    events = list(Compressor(model, data).compress(Target(max_drop=2.0), "whitened", 20))
+    result = events[-1]
+    assert isinstance(result, CompressResult) and result.finetune_steps == 0
+    assert result.val_accuracy_after >= result.val_accuracy_before - 0.02
+    assert Stage("note", "the fine-tune fell below the --max-drop floor: kept untuned") in events
 
 
 def test_curve_yields_each_method_point_by_point(model, data) -> None:

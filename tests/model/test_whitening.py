@@ -146,6 +146,15 @@ def test_allocation_below_the_smallest_model_is_refused() -> None:
         allocate(costs, curves, 100, 460)
 
 
+def test_a_budget_holding_every_layer_dense_truncates_none() -> None:
+    model = build_mlp((784, 40, 30, 10), seed=0)
+    costs = [LayerCost.of(model, f"fc{i}.weight") for i in (1, 2, 3)]
+    curves = {c.layer: _curve(c.layer, rank_grid(c.max_rank), -1.0) for c in costs}
+    dense = sum(c.dense for c in costs)
+    assert set(allocate(costs, curves, dense, 0).values()) == {None}
+    assert None not in allocate(costs, curves, dense - 1, 0).values()
+
+
 def test_uniform_fraction_keeps_each_layers_share() -> None:
     model = build_mlp((784, 100, 10), seed=0)
     costs = [LayerCost.of(model, "fc1.weight"), LayerCost.of(model, "fc2.weight")]

@@ -113,3 +113,14 @@ def test_paths_and_durations(tmp_path: Path, monkeypatch) -> None:
     assert second != first and second.name.startswith(first.name)
     assert baseline_dir(first).name == f"{first.name}-baseline"
     assert [duration_text(s) for s in (4.4, 65, 3725)] == ["4s", "1m05s", "1h02m"]
+
+
+def test_an_epoch_end_changes_the_accuracy_not_the_loss() -> None:
+    events = run_events(pruned=True)
+    run = RunState("r", Path("x"))
+    changes = [run.apply(event) for event in events]
+    kinds = {type(event): parts for event, parts in zip(events, changes, strict=True)}
+    assert kinds[EpochEnd] == {"accuracy", "progress"}
+    assert kinds[StepLoss] == {"curves", "progress"}
+    assert {"curves", "accuracy", "spectra"} <= kinds[PruneEvent]
+    assert {"curves", "accuracy"} <= kinds[RunEnded]

@@ -8,9 +8,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from rmt_gui.jobs.events import EpochEnd, LayerSpectrum, SpectrumSnapshot
-from rmt_gui.jobs.run_log import RunLog
-from rmt_gui.spectral import bema_fit, spectrum_of
 from rmt_gui.state.layer_filter import OUTSIDE, LayerFilter
 from rmt_gui.state.layer_metrics import METRICS
 from rmt_gui.state.plot_data import effective_bins
@@ -19,6 +16,7 @@ from rmt_gui.ui.layer_table import COLUMNS
 from tests.helpers.app_window import open_and_wait, save_screenshot, wait_ready
 from tests.helpers.drops import drop
 from tests.helpers.hf_folders import bert_like, lora_factors, write_adapter, write_sharded
+from tests.helpers.run_folders import write_run
 
 QUERY_0 = "encoder.layer.0.attention.self.query.weight"
 EMBEDDINGS = ("word_embeddings", "position_embeddings", "token_type_embeddings")
@@ -157,7 +155,7 @@ def test_compare_shows_metric_deltas_and_both_spectra(qtbot, window, tmp_path, b
     qtbot.waitUntil(lambda: compare.compared is not None, timeout=60_000)
     assert compare.shown_layers()[0] == changed
     headers = compare.model.headers
-    col = headers.index("Δ sv_max")
+    col = headers.index("Δ s max")
     row = compare.model.rows[0]
     layer = compare.compared.layers[0]
     sv = layer.metrics["sv_max"]
@@ -166,7 +164,7 @@ def test_compare_shows_metric_deltas_and_both_spectra(qtbot, window, tmp_path, b
     assert layer.metrics["stable_rank"].delta == pytest.approx(0.0, abs=1e-6)
     unchanged = [c for c in compare.compared.layers if c.info.name != changed]
     assert all(c.change == pytest.approx(0.0, abs=1e-9) for c in unchanged)
-    compare.table.sortByColumn(headers.index("Δ log_norm"), Qt.SortOrder.DescendingOrder)
+    compare.table.sortByColumn(headers.index("Δ log norm"), Qt.SortOrder.DescendingOrder)
     assert compare.shown_layers()[0] == changed
     x_a, _ = compare.curves["A"].getData()
     x_b, _ = compare.curves["B"].getData()
@@ -184,24 +182,6 @@ def test_compare_refuses_another_architecture(qtbot, window, tmp_path, bert_fold
     qtbot.waitUntil(lambda: "not the same architecture" in compare.header.text(), timeout=60_000)
     assert "pooler.dense.weight" in compare.header.text()
     compare.close()
-
-
-def write_run(folder: Path) -> Path:
-    """A run folder as ``rmt-gui train --out`` leaves it: three snapshots, two epochs."""
-    folder.mkdir()
-    log = RunLog(folder)
-    rng = np.random.default_rng(5)
-    for step, spikes in ((0, 0), (30, 1), (60, 3)):
-        weight = rng.standard_normal((48, 120)) / np.sqrt(120)
-        weight[:spikes, :spikes] += 5.0 * np.eye(spikes)
-        spectrum = spectrum_of(weight)
-        layer = LayerSpectrum("fc1.weight", spectrum, bema_fit(spectrum))
-        log.record(SpectrumSnapshot(step, step / 30, (layer,), 0.01, final=step == 60))
-    for epoch in (1, 2):
-        log.record(EpochEnd(epoch, 30 * epoch, 0.5 / epoch, 0.8, 0.6 / epoch, 0.7 + 0.1 * epoch,
-                            5760, 1.0, 0.1, float(epoch)))  # fmt: skip
-    log.close()
-    return folder
 
 
 def test_replay_slider_changes_the_shown_step(qtbot, window, tmp_path):

@@ -8,11 +8,11 @@ ETA; a stopped run shows the accuracy of what it saved and opens under its run f
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QComboBox, QScrollArea, QWidget
 
-from rmt_gui.ui.prune_panel import NOTE_COLUMN
+from rmt_gui.ui.prune_panel import CELL_PADDING, NOTE_COLUMN
 from tests.helpers.app_window import (
     WAIT_MS,
     open_and_wait,
@@ -82,9 +82,12 @@ def test_the_preview_summary_agrees_with_its_table(qtbot, window, model_files) -
     summary = prune.totals.text()
     assert "1 of 1 layer changed (1 factorised)" in summary
     header, metrics = prune.table.horizontalHeader(), prune.table.fontMetrics()
-    for column in (0, NOTE_COLUMN):
-        text = prune.table.item(0, column).text()
-        assert metrics.horizontalAdvance(text) < header.sectionSize(column), text
+    name = prune.table.item(0, 0).text()
+    assert metrics.horizontalAdvance(name) < header.sectionSize(0), name
+    note = prune.table.item(0, NOTE_COLUMN).text()
+    room = QRect(0, 0, header.sectionSize(NOTE_COLUMN) - CELL_PADDING, 10_000)
+    wrapped = metrics.boundingRect(room, Qt.TextFlag.TextWordWrap, note)
+    assert wrapped.width() <= room.width() and wrapped.height() <= prune.table.rowHeight(0), note
     assert text_fits(prune.method_box) and prune.factorize.isEnabled()
     save_screenshot(window, "19_preview_summary")
 

@@ -98,7 +98,7 @@ def test_save_dialogs_start_in_the_last_folder_never_the_installation(
     view.tasks.export_model()
     written = chosen / "default_model-pruned.pt"
     qtbot.waitUntil(lambda: str(written) in window.message.text(), timeout=WAIT_MS)
-    assert window.message.text() == f"Exported rmt-gui checkpoint to {written}"
+    assert window.message.text().startswith(f"Exported rmt-gui checkpoint to {written}: size ")
     view.tasks.export_report()
     qtbot.waitUntil(lambda: "Report written" in window.message.text(), timeout=WAIT_MS)
     assert offered == [home / "default_model-pruned.pt", chosen / "default_model-report.html"]
