@@ -22,15 +22,11 @@ from rmt_gui.cli.common import (
     check_layers,
     print_json,
 )
-from rmt_gui.cli.prune import export_report, export_result, out_format
+from rmt_gui.cli.prune import export_report, export_result
 from rmt_gui.errors import RmtGuiError
 from rmt_gui.model.export_formats import FORMATS
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from torch import nn
-
     from rmt_gui.jobs.compress_job import CompressResult, LayerRank, Target
     from rmt_gui.model.evaluate import EvalResult
 
@@ -149,28 +145,6 @@ def _validation(result: CompressResult) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _reserve(model: nn.Module, args: argparse.Namespace) -> int:
-    """Entries an ONNX ``--out`` holds beyond the model's tensors (0 for the other formats)."""
-    if out_format(model, args) != "onnx":
-        return 0
-    from rmt_gui.model.onnx_export import graph_overhead
-
-    with about(args.out):
-        return graph_overhead(model, args.out)
-
-
-def _file_params(written: nn.Module, out: Path, fmt: str) -> int:
-    """The parameters of the written file, counted from its tensors (an ONNX file's
-    initializers, the shape constant included)."""
-    if fmt == "onnx":
-        from rmt_gui.model.onnx_export import initializer_count
-
-        return initializer_count(out.read_bytes())
-    from rmt_gui.model.allocation import tensor_count
-
-    return tensor_count(written)
-
-
 def run(args: argparse.Namespace) -> int:
     """Compress, export, re-evaluate the written file on the test split, and report."""
     target = target_from_args(args)
@@ -185,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
 
     checkpoint = open_checkpoint(args.file, trust=args.trust)
     from rmt_gui.jobs.compress_job import CompressData, Compressor, CompressResult
+    from rmt_gui.model.allocation import tensor_count
     from rmt_gui.model.data import load_mnist
     from rmt_gui.model.evaluate import check_runnable, evaluate
     from rmt_gui.model.onnx_export import SAMPLE_SIZE
@@ -197,9 +172,8 @@ def run(args: argparse.Namespace) -> int:
     train = load_mnist(args.data, train=True, download=args.download)
     test = load_mnist(args.data, train=False)
     data = CompressData.from_training(train, validation, calibration)
-    reserve = _reserve(model, args) if target.fraction is not None else 0
     with about(checkpoint.path):
-        compressor = Compressor(model, data, args.layer, seed=seed, reserve=reserve)
+        compressor = Compressor(model, data, args.layer, seed=seed)
         events = list(compressor.compress(target, args.method, steps))
     result = next(event for event in events if isinstance(event, CompressResult))
     history = [
@@ -208,9 +182,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     sample = test.images[:SAMPLE_SIZE]
     out = export_result(compressor.compressed, args, history, checkpoint.path, sample)
-    # an ONNX file cannot be reopened here: its graph matched the model on real test images
-    fmt = out_format(compressor.compressed, args)
-    written = compressor.compressed if fmt == "onnx" else open_checkpoint(out).build_model()
+    written = open_checkpoint(out).build_model()  # the file as `rmt-gui evaluate` reads it
     report = export_report(model, written, checkpoint.path, out, args, sample)
     result_test = (evaluate(model, test, device=device), evaluate(written, test, device=device))
     if args.json:
@@ -218,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
             "file": str(args.file), "out": str(out), "method": result.method,
             "target": result.target, "finetune_steps": result.finetune_steps,
             "calibration": calibration, "params_before": result.params_before,
-            "params_after": _file_params(written, out, fmt),
+            "params_after": tensor_count(written),
             "layers": [_row(row) for row in result.layers], "validation": _validation(result),
             "test": {
                 "count": result_test[1].count, "accuracy_before": result_test[0].accuracy,

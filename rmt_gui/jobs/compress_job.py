@@ -262,17 +262,13 @@ class Compressor:
         layers: list[str] | None = None,
         cancel: CancelToken | None = None,
         seed: int = 0,
-        reserve: int = 0,
     ) -> None:
-        """``reserve``: entries the written file holds beyond the model's own tensors (an ONNX
-        graph's shape constants), taken off every budget so that the file itself fits."""
         check_runnable(model)
         self.model = model
         self.data = data
         self.layers = chosen_layers(model, layers)
         self.cancel = cancel or CancelToken()
         self.seed = seed
-        self.reserve = reserve
         self.costs = [LayerCost.of(model, layer) for layer in self.layers]
         self.params_before = tensor_count(model)
         self.fixed = self.params_before - sum(cost.dense for cost in self.costs)
@@ -309,11 +305,11 @@ class Compressor:
 
     def smallest_fraction(self) -> float:
         """The smallest kept fraction any allocation reaches (every layer at rank 1)."""
-        return (smallest_size(self.costs, self.fixed) + self.reserve) / self.params_before
+        return smallest_size(self.costs, self.fixed) / self.params_before
 
     def budget(self, fraction: float) -> int:
-        """The parameter budget of a kept ``fraction``, rounded down, less the file's reserve."""
-        return math.floor(fraction * self.params_before + 1e-6) - self.reserve
+        """The parameter budget of a kept ``fraction``, rounded down."""
+        return math.floor(fraction * self.params_before + 1e-6)
 
     def check_budget(self, fraction: float) -> None:
         """A :class:`CompressError` naming the smallest fraction when ``fraction`` is below it."""
@@ -323,7 +319,7 @@ class Compressor:
             kept = f"; the factor pairs {', '.join(pairs)} stay as they are" if pairs else ""
             raise CompressError(
                 f"keeping {fraction:g} of the {self.params_before:,} parameters is below the "
-                f"smallest model ({floor + self.reserve:,} parameters with every layer at rank "
+                f"smallest model ({floor:,} parameters with every layer at rank "
                 f"1, {self.smallest_fraction():.4g} of them{kept})"
             )
 

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from rmt_gui.errors import FileError, one_line
-from rmt_gui.model.allocation import tensor_count
 from rmt_gui.model.evaluate import check_runnable
+from rmt_gui.model.onnx_flatten import flatten_input_reshapes
 from rmt_gui.model.tree import NotRunnableError
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def _exported(model: nn.Module, example: torch.Tensor) -> bytes:
     )  # fmt: skip
     if program is None:
         raise NotRunnableError("the ONNX exporter returned no program")
-    return program.model_proto.SerializeToString()
+    return flatten_input_reshapes(program.model_proto).SerializeToString()
 
 
 def _graph_bytes(model: nn.Module) -> bytes:
@@ -121,18 +121,11 @@ def _eval_graph_bytes(model: nn.Module) -> bytes:
 
 def initializer_count(data: bytes) -> int:
     """Entries of every initializer of a serialised ONNX model: its parameters as a user counts
-    them from the file (weights, biases, and constants such as a flatten's target shape)."""
+    them from the file (weights and biases; the exporter leaves no shape constant,
+    :mod:`rmt_gui.model.onnx_flatten`)."""
     import onnx
 
     return sum(math.prod(tensor.dims) for tensor in onnx.load_from_string(data).graph.initializer)
-
-
-def graph_overhead(model: nn.Module, path: str | Path) -> int:
-    """Initializer entries an ONNX file of ``model`` holds beyond its own tensors (the flatten's
-    shape constant): a parameter budget for an ONNX file leaves room for them."""
-    require_onnx(path)
-    check_runnable(model)
-    return max(initializer_count(_eval_graph_bytes(model)) - tensor_count(model), 0)
 
 
 def reference_outputs(model: nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -2,8 +2,10 @@
 
 Recognised: ``.npy``/``.npz``, safetensors, ``torch.save`` archives (state dicts, training
 checkpoints, this project's format, pickled modules with ``trust``), legacy pickled
-``torch.save`` files and TorchScript archives; and folders: Hugging Face model folders (single
-or sharded safetensors or ``.bin``) and PEFT LoRA adapters (``rmt_gui.model.formats.folders``).
+``torch.save`` files and TorchScript archives, ONNX models (a protobuf ModelProto, read with the
+``onnx`` extra; a ``.onnx`` file that matches no format is still parsed as one, so that its error
+says what is wrong); and folders: Hugging Face model folders (single or sharded safetensors or
+``.bin``) and PEFT LoRA adapters (``rmt_gui.model.formats.folders``).
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from pathlib import Path
 from rmt_gui.errors import FileError
 from rmt_gui.model.checkpoint import Checkpoint, zip_names
 from rmt_gui.model.formats.numpy_files import NpyCheckpoint, NpzCheckpoint
+from rmt_gui.model.formats.onnx_file import OnnxCheckpoint, looks_like_onnx
 from rmt_gui.model.formats.pickle_scan import starts_with_pickle
 from rmt_gui.model.formats.safetensors_file import SafetensorsCheckpoint, looks_like_safetensors
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
 PICKLE_PROTOCOL = 0x80
+ONNX_SUFFIX = ".onnx"
 OS_PROBLEMS: dict[int | None, str] = {  # keyed by OSError.errno, which may be None
     errno.ENAMETOOLONG: "file name too long",
     errno.EACCES: "cannot be read: permission denied",
@@ -139,10 +143,14 @@ def _open_by_content(path: Path, head: bytes, trust: bool) -> Checkpoint:
         raise FileError(path, "a zip archive, but not a PyTorch or NumPy file")
     if looks_like_safetensors(head, path.stat().st_size):
         return SafetensorsCheckpoint(path)
+    if looks_like_onnx(head):
+        return OnnxCheckpoint(path)
     if head[0] == PICKLE_PROTOCOL or starts_with_pickle(path):
         return _open_torch(path, trust)
+    if path.suffix.lower() == ONNX_SUFFIX:
+        return OnnxCheckpoint(path)
     raise FileError(
         path,
         "not a recognised model file (expected a PyTorch checkpoint, TorchScript, "
-        "safetensors, .npy or .npz)",
+        "safetensors, ONNX, .npy or .npz)",
     )

@@ -55,6 +55,7 @@ PREVIEW_TIPS = (
     "Parameters now → after pruning",
     "What the rule does to the layer (the whole note is each row's tooltip)",
 )
+APPLY_TIP = "Apply the previewed ranks (Ctrl+Return); undo with Ctrl+Z"
 LAYER_COLUMN, NOTE_COLUMN = PREVIEW_COLUMNS.index("Layer"), PREVIEW_COLUMNS.index("Note")
 NUMBER_COLUMNS = (PREVIEW_COLUMNS.index("Rank"), PREVIEW_COLUMNS.index("Params"))
 MIN_NAME_CHARS = 6
@@ -235,7 +236,7 @@ class PrunePanel(QWidget):
         self.totals = QLabel("Preview appears once the spectra are ready.")
         self.totals.setWordWrap(True)
         self.apply_button = QPushButton("Apply pruning")
-        self.apply_button.setToolTip("Apply the previewed ranks (Ctrl+Return); undo with Ctrl+Z")
+        self.apply_button.setToolTip(APPLY_TIP)
         self.apply_button.setEnabled(False)
         preview = QGroupBox("Preview")
         box = QVBoxLayout(preview)
@@ -345,9 +346,17 @@ class PrunePanel(QWidget):
         total = summarize(rows, preview.params_before)
         self.totals.setText(summary_text(total, preview.rule))
         self.apply_button.setEnabled(total.changed > 0)
-        self.apply_button.setText(
-            f"Apply to {total.changed} layer{'s' if total.changed != 1 else ''}"
+        self.apply_button.setText(apply_text(total.changed))
+        self.apply_button.setToolTip(
+            APPLY_TIP if total.changed else "Nothing to apply: this rule changes no layer"
         )
+
+
+def apply_text(changed: int) -> str:
+    """The Apply button's label: how many layers it changes ("Nothing to apply" for none)."""
+    if not changed:
+        return "Nothing to apply"
+    return f"Apply to {changed} layer{'s' if changed != 1 else ''}"
 
 
 def summary_text(total: PreviewSummary, rule: PruneRule) -> str:

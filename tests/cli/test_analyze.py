@@ -104,6 +104,7 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("kind", list(BAD_INPUTS))
+@pytest.mark.slow
 def test_bad_input_is_one_line_naming_the_file(tmp_path: Path, kind: str) -> None:
     make, problem = BAD_INPUTS[kind]
     path = make(tmp_path)

@@ -79,6 +79,7 @@ def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_empty_file(tmp_path: Path) -> None:
     path = write(tmp_path / "model.pt", b"")
     assert_one_line_error(run_cli("analyze", str(path)), path, "is empty")
@@ -90,6 +91,7 @@ def test_truncated_zip_archive(tmp_path: Path, good: Path) -> None:
     assert_one_line_error(run_cli("analyze", str(path)), path, "truncated or corrupt")
 
 
+@pytest.mark.slow
 def test_truncated_legacy_pickle(tmp_path: Path) -> None:
     full = tmp_path / "legacy.pt"
     torch.save(state(), full, _use_new_zipfile_serialization=False)
@@ -103,12 +105,14 @@ def test_random_bytes(tmp_path: Path) -> None:
     assert_one_line_error(run_cli("analyze", str(path)), path, "not a recognised model file")
 
 
+@pytest.mark.slow
 def test_text_file(tmp_path: Path) -> None:
     path = write(tmp_path / "model.pth", b"epoch,loss\n1,0.3\n2,0.2\n")
     assert_one_line_error(run_cli("evaluate", str(path)), path, "not a recognised model file")
 
 
 @pytest.mark.parametrize("kind", ["zip", "legacy", "raw-pickle"])
+@pytest.mark.slow
 def test_malicious_pickle_is_never_executed(tmp_path: Path, kind: str) -> None:
     marker = tmp_path / MARKER_NAME
     path = tmp_path / "model.pt"
@@ -128,6 +132,7 @@ def test_malicious_pickle_is_never_executed(tmp_path: Path, kind: str) -> None:
     assert not (tmp_path / "out.pt").exists()
 
 
+@pytest.mark.slow
 def test_pickled_module_refused_then_trusted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / "whole.pt"
     torch.save(PlainNet(), path)
@@ -138,6 +143,7 @@ def test_pickled_module_refused_then_trusted(tmp_path: Path, capsys: pytest.Capt
     assert [layer["name"] for layer in doc["layers"]] == ["fc1.weight", "fc2.weight"]
 
 
+@pytest.mark.slow
 def test_nan_and_inf_reported_per_layer(tmp_path: Path) -> None:
     weights = build_mlp([784, 32, 16, 10], seed=0).state_dict()
     weights["fc1.weight"][3, 4] = float("nan")
@@ -158,6 +164,7 @@ def test_nan_and_inf_reported_per_layer(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_no_2d_weights(tmp_path: Path) -> None:
     path = tmp_path / "vectors.pt"
     torch.save({"scale": torch.ones(8), "step": torch.tensor(3)}, path)
@@ -207,6 +214,7 @@ def test_safetensors_header_not_json(tmp_path: Path) -> None:
     assert_one_line_error(run_cli("analyze", str(path)), path, "not valid JSON")
 
 
+@pytest.mark.slow
 def test_missing_data_folder(tmp_path: Path, good: Path) -> None:
     missing = tmp_path / "no-mnist-here"
     result = run_cli("evaluate", str(good), "--data", str(missing))
@@ -227,6 +235,7 @@ def test_missing_data_in_default_cache(
     assert captured.err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_unknown_layer(tmp_path: Path, good: Path, capsys: pytest.CaptureFixture) -> None:
     result = run_cli("prune", str(good), "--rank", "3", "--layer", "fc7.weight", "--out", "x.pt")
     assert_one_line_error(result, good, "no layer named fc7.weight", "fc1.weight")
@@ -239,6 +248,7 @@ def test_unknown_layer(tmp_path: Path, good: Path, capsys: pytest.CaptureFixture
     )
 
 
+@pytest.mark.slow
 def test_not_runnable_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "two.pt"
     torch.save({"a.weight": torch.randn(20, 784), "b.weight": torch.randn(10, 30)}, path)

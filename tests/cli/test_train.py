@@ -101,6 +101,7 @@ def test_non_empty_run_folder_needs_force(tmp_path: Path, capsys: pytest.Capture
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_with_a_checkpoint(tmp_path: Path) -> None:
     args = [
         sys.executable, "-m", "rmt_gui", "train", "--dims", "784,16,10", "--epochs", "200",

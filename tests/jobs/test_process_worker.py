@@ -161,6 +161,16 @@ def test_events_pickle_cheaply_and_stay_read_only() -> None:
     assert writable.tolist() == [7.0, 1.0, 2.0, 3.0]
 
 
+def test_a_received_writeable_array_lives_on_its_unpickled_buffer() -> None:
+    weight = np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4))
+    copy = pickle.loads(dumps(weight))
+    np.testing.assert_array_equal(copy, weight)
+    owner = copy
+    while isinstance(owner, np.ndarray):
+        owner = owner.base
+    assert copy.flags.writeable and isinstance(memoryview(owner).obj, bytearray)
+
+
 def test_failures_read_as_one_line() -> None:
     assert describe_failure(RuntimeError("DefaultCPUAllocator: can't allocate memory")) == (
         "the worker ran out of memory"

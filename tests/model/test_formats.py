@@ -222,6 +222,7 @@ def test_no_2d_weights_is_refused(tmp_path: Path) -> None:
         open_checkpoint(path)
 
 
+@pytest.mark.slow
 def test_main_script_class_needs_a_state_dict(tmp_path: Path) -> None:
     path = tmp_path / "main.pt"
     script = tmp_path / "save.py"

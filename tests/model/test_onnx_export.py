@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -55,6 +56,9 @@ def test_suffix_chooses_onnx_and_file_is_a_graph(
     assert [i.name for i in graph.input] == ["images"]
     assert graph.input[0].type.tensor_type.shape.dim[0].dim_param  # a named, dynamic axis
     assert sum(node.op_type in ("Gemm", "MatMul") for node in graph.node) == 3
+    assert graph.node[0].op_type == "Flatten" and "Reshape" not in {n.op_type for n in graph.node}
+    stored = sum(math.prod(t.dims) for t in graph.initializer)
+    assert stored == sum(p.numel() for p in factorised.parameters())  # no shape constant
 
 
 @pytest.mark.slow

@@ -111,6 +111,7 @@ def test_fit_of_any_spectrum_is_finite_or_value_error(
 
 @PROPERTY
 @given(ANY_OPTION, ANY_OPTION, st.sampled_from(["paper", "notebook", "Paper", "", None]))
+@pytest.mark.slow
 def test_options_are_used_or_refused_with_value_error(
     alpha: object, beta: object, variant: object
 ) -> None:

@@ -25,6 +25,7 @@ def test_cdf_inverts_quantile_and_is_monotone() -> None:
         assert tw1_cdf(tw1_quantile(prob)) == pytest.approx(prob, abs=1e-10)
 
 
+@pytest.mark.slow
 def test_mean_and_standard_deviation() -> None:
     s = np.linspace(-9, 8, 1201)
     cdf = np.array([tw1_cdf(x) for x in s])

@@ -86,6 +86,7 @@ def test_rank_sweep_fills_in_and_matches_truncation(qtbot, window, model_files) 
     assert view.sweep.bema_line.value() == pytest.approx(math.log10(report.analysis.fit.n_signal))
 
 
+@pytest.mark.slow
 def test_sweep_cancel_keeps_points(qtbot, window, model_files) -> None:
     view = open_and_wait(qtbot, window, model_files["small"])
     view.history.count.setValue(10_000)

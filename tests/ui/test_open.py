@@ -84,6 +84,7 @@ def test_keyboard_moves_through_layers(qtbot, window, model_files) -> None:
     assert first == "fc2"
 
 
+@pytest.mark.slow
 def test_drop_several_files_opens_tabs_and_overlay(qtbot, window, model_files) -> None:
     drop(window, [model_files["small"], model_files["other"]])
     assert window.tabs.count() == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtGui import QImage
 
 from rmt_gui.ui.dialogs import DataMissingDialog
@@ -23,6 +24,7 @@ def colours(path) -> int:
     return int(np.unique(bits).size)
 
 
+@pytest.mark.slow
 def test_main_screens(qtbot, window, model_files) -> None:
     assert colours(save_screenshot(window, "01_empty_state")) > 20
     view = open_and_wait(qtbot, window, model_files["small"])
@@ -79,6 +81,7 @@ def test_weights_only_screen(qtbot, window, tmp_path) -> None:
     assert colours(save_screenshot(window, "10_weights_only")) > 200
 
 
+@pytest.mark.slow
 def test_train_screens(qtbot, window, tmp_path) -> None:
     panel = window.training.show()
     small_training(panel, tmp_path, limit=6400, epochs=4, dims="784,1000,10", compare=True)

@@ -77,8 +77,10 @@ def test_the_preview_summary_agrees_with_its_table(qtbot, window, model_files) -
     assert "0 of 1 layer changed ·" in summary and "factorised" not in summary
     assert prune.table.item(0, NOTE_COLUMN).text().startswith("unchanged")
     assert not prune.apply_button.isEnabled()
+    assert prune.apply_button.text() == "Nothing to apply"
     prune.rank.setValue(20)
     qtbot.waitUntil(lambda: prune.table.item(0, 1).text() == "64 → 20", timeout=WAIT_MS)
+    assert prune.apply_button.text() == "Apply to 1 layer" and prune.apply_button.isEnabled()
     summary = prune.totals.text()
     assert "1 of 1 layer changed (1 factorised)" in summary
     header, metrics = prune.table.horizontalHeader(), prune.table.fontMetrics()

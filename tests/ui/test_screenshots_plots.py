@@ -57,6 +57,7 @@ def shown_view(qtbot, report, options: PlotOptions | None = None) -> SpectrumVie
     return view
 
 
+@pytest.mark.slow
 def test_long_names_show_their_distinguishing_part(qtbot, window, tmp_path) -> None:
     path = write_long_names(tmp_path / "encoder.safetensors")
     view = open_and_wait(qtbot, window, path, preview=False)

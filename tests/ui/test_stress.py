@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import PySide6
+import pytest
 
 STRESS = textwrap.dedent(
     """
@@ -50,6 +51,7 @@ def test_pyside6_is_below_the_crashing_release() -> None:
     assert (major, minor) < (6, 12), f"PySide6 {PySide6.__version__} crashes under load"
 
 
+@pytest.mark.slow
 def test_scene_and_set_data_stress_survives() -> None:
     result = subprocess.run(
         [sys.executable, "-c", STRESS], capture_output=True, text=True, timeout=300, check=False

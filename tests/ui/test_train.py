@@ -62,6 +62,7 @@ def assert_final_spectra(view, run, k: int) -> None:
     assert view.multiples.title("fc1.0.weight").startswith(f"fc1.0\n{k}×784")
 
 
+@pytest.mark.slow
 def test_live_run_draws_the_engines_events(qtbot, window, tmp_path) -> None:
     panel = window.training.show()
     small_training(panel, tmp_path, epochs=3)
@@ -115,6 +116,7 @@ def test_live_run_draws_the_engines_events(qtbot, window, tmp_path) -> None:
     assert window.tabs.currentWidget() is panel
 
 
+@pytest.mark.slow
 def test_pause_resume_and_stop(qtbot, window, tmp_path) -> None:
     panel = window.training.show()
     small_training(panel, tmp_path, limit=1600, epochs=200, every=500)
@@ -144,6 +146,7 @@ def test_pause_resume_and_stop(qtbot, window, tmp_path) -> None:
     qtbot.waitUntil(lambda: any(v.path == cancelled for v in window.views()), timeout=WAIT_MS)
 
 
+@pytest.mark.slow
 def test_an_engine_error_is_shown_and_the_app_stays_usable(
     qtbot, window, tmp_path, monkeypatch
 ) -> None:
@@ -175,6 +178,7 @@ def test_an_engine_error_is_shown_and_the_app_stays_usable(
     assert panel.session.runs[0].status == "finished"
 
 
+@pytest.mark.slow
 def test_unreadable_data_is_reported(qtbot, window, tmp_path) -> None:
     raw = tmp_path / "data" / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -191,6 +195,7 @@ def test_unreadable_data_is_reported(qtbot, window, tmp_path) -> None:
     assert not panel.running
 
 
+@pytest.mark.slow
 def test_closing_the_window_asks_then_stops_the_run(qtbot, window, tmp_path, monkeypatch) -> None:
     panel = window.training.show()
     small_training(panel, tmp_path, limit=1600, epochs=200, every=500)
@@ -221,34 +226,40 @@ EXIT_SCRIPT = textwrap.dedent(
     from rmt_gui.ui.settings import AppSettings, ini_settings
     from tests.helpers.app_window import small_training
 
-    out, data = Path(sys.argv[1]), Path(sys.argv[2])
-    app = application()
-    settings = AppSettings(ini_settings(out / "settings.ini"))
-    settings.set_data_folder(data)
-    window = MainWindow(settings)
-    window.show()
-    panel = window.training.show()
-    small_training(panel, out / "runs", limit=1600, epochs=200, every=500)
-    dialogs.confirm_stop_training = lambda parent: True
-    panel.start()
-    wait_until(lambda: panel.session.runs and panel.session.runs[0].step >= 10, 120)
-    window.close()
-    print("cancelled.pt" if (panel.session.runs[0].run_dir / "cancelled.pt").is_file() else "")
-    app.quit()
+    def run(out, data):
+        # as rmt_gui.ui.app.run_window: the window is released when this returns
+        app = application()
+        settings = AppSettings(ini_settings(out / "settings.ini"))
+        settings.set_data_folder(data)
+        window = MainWindow(settings)
+        window.show()
+        panel = window.training.show()
+        small_training(panel, out / "runs", limit=1600, epochs=200, every=500)
+        dialogs.confirm_stop_training = lambda parent: True
+        panel.start()
+        wait_until(lambda: panel.session.runs and panel.session.runs[0].step >= 10, 120)
+        window.close()
+        run_dir = panel.session.runs[0].run_dir
+        print("cancelled.pt" if (run_dir / "cancelled.pt").is_file() else "")
+        app.quit()
+
+    run(Path(sys.argv[1]), Path(sys.argv[2]))
     """
 )
 
 
+@pytest.mark.slow
 def test_the_app_exits_cleanly_while_training(tmp_path, data_dir) -> None:
     repo = Path(__file__).resolve().parents[2]
     result = subprocess.run(
-        [sys.executable, "-c", EXIT_SCRIPT, str(tmp_path), str(data_dir)],
+        [sys.executable, "-X", "faulthandler", "-c", EXIT_SCRIPT, str(tmp_path), str(data_dir)],
         capture_output=True, text=True, timeout=180, cwd=repo, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "cancelled.pt"
 
 
+@pytest.mark.slow
 def test_compare_from_the_open_model(qtbot, window, model_files, tmp_path) -> None:
     view = open_and_wait(qtbot, window, model_files["small"], preview=False)
     before = {k: v.clone() for k, v in view.document.model.state_dict().items()}
