@@ -209,7 +209,7 @@ def _reduce_array(array: np.ndarray) -> str | tuple[Any, ...]:
     survives (numpy's own pickle drops it) and a received model costs one copy, not two."""
     if array.dtype.hasobject:
         return array.__reduce__()
-    buffer = pickle.PickleBuffer(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+    buffer = pickle.PickleBuffer(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
     return _rebuild_array, (buffer, array.dtype.str, array.shape)
 
 
