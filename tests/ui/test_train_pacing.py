@@ -36,6 +36,7 @@ def panel(window, tmp_path: Path, monkeypatch):
     panel.curves.reset(EPOCHS)
     panel.session.apply(run, tuple(events_to_first_epoch_end()))
     panel.frames = []
+    panel._spectra_at = 0.0  # the draw on showing the tab was long ago
     monkeypatch.setattr(panel, "_over_budget", lambda: False)
     draw = panel._draw
     monkeypatch.setattr(panel, "_draw", lambda parts: (panel.frames.append(set(parts)),
