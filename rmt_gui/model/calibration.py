@@ -16,6 +16,7 @@ from torch import nn
 
 from rmt_gui.model.data import MnistSplit
 from rmt_gui.model.evaluate import check_runnable, log_probs
+from rmt_gui.model.modes import evaluation_mode
 from rmt_gui.model.surgery import get_linear
 
 CALIBRATION_BATCH = 1024
@@ -50,10 +51,8 @@ def input_grams(
         for layer, m in modules.items()
     }
     handles = [m.register_forward_pre_hook(_accumulate(grams, k)) for k, m in modules.items()]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.inference_mode():
+        with evaluation_mode(model), torch.inference_mode():
             for lo in range(0, len(data), batch_size):
                 hi = min(lo + batch_size, len(data))
                 log_probs(model, data.images[lo:hi])
@@ -62,5 +61,4 @@ def input_grams(
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     return grams

@@ -16,6 +16,7 @@ from torch import nn
 
 from rmt_gui.errors import one_line
 from rmt_gui.model.data import MnistSplit
+from rmt_gui.model.modes import evaluation_mode
 from rmt_gui.model.tree import MNIST_CLASSES, NotRunnableError, WeightTree
 
 Progress = Callable[[int, int], None]
@@ -86,18 +87,13 @@ def evaluate(
     start = time.perf_counter()
     total = len(data)
     correct, loss_sum = 0, 0.0
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for lo in range(0, total, batch_size):
-                hi = min(lo + batch_size, total)
-                logp = log_probs(model, data.images[lo:hi].to(device))
-                labels = data.labels[lo:hi].to(logp.device)
-                correct += int((logp.argmax(dim=1) == labels).sum())
-                loss_sum += float(nn.functional.nll_loss(logp, labels, reduction="sum"))
-                if progress is not None:
-                    progress(hi, total)
-    finally:
-        model.train(was_training)
+    with evaluation_mode(model), torch.inference_mode():
+        for lo in range(0, total, batch_size):
+            hi = min(lo + batch_size, total)
+            logp = log_probs(model, data.images[lo:hi].to(device))
+            labels = data.labels[lo:hi].to(logp.device)
+            correct += int((logp.argmax(dim=1) == labels).sum())
+            loss_sum += float(nn.functional.nll_loss(logp, labels, reduction="sum"))
+            if progress is not None:
+                progress(hi, total)
     return EvalResult(correct / total, loss_sum / total, total, time.perf_counter() - start)

@@ -22,6 +22,7 @@ from rmt_gui.model.atomic_file import atomic_write
 from rmt_gui.model.evaluate import check_runnable
 from rmt_gui.model.export_formats import FORMATS, SUFFIX_FORMATS
 from rmt_gui.model.jit import quiet_jit
+from rmt_gui.model.modes import evaluation_mode
 from rmt_gui.model.native import architecture_of, save_native
 from rmt_gui.model.onnx_export import export_graph, require_onnx
 from rmt_gui.model.tree import NotRunnableError, WeightTree
@@ -74,12 +75,8 @@ def _torchscript(model: nn.Module) -> torch.jit.ScriptModule:
     if isinstance(model, torch.jit.ScriptModule):
         return model
     check_runnable(model)
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluation_mode(model):
         return _trace(model)
-    finally:
-        model.train(was_training)
 
 
 def _write_safetensors(model: nn.Module, handle: BinaryIO, metadata: Mapping[str, Any]) -> None:

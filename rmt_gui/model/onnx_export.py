@@ -20,6 +20,7 @@ from torch import nn
 
 from rmt_gui.errors import FileError, one_line
 from rmt_gui.model.evaluate import check_runnable
+from rmt_gui.model.modes import evaluation_mode
 from rmt_gui.model.onnx_flatten import flatten_input_reshapes
 from rmt_gui.model.tree import NotRunnableError
 
@@ -111,12 +112,8 @@ def _graph_bytes(model: nn.Module) -> bytes:
 
 def _eval_graph_bytes(model: nn.Module) -> bytes:
     """:func:`_graph_bytes` of ``model`` in evaluation mode (its own mode restored after)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluation_mode(model):
         return _graph_bytes(model)
-    finally:
-        model.train(was_training)
 
 
 def initializer_count(data: bytes) -> int:
@@ -130,16 +127,11 @@ def initializer_count(data: bytes) -> int:
 
 def reference_outputs(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """PyTorch's outputs on ``images`` in evaluation mode (flattened when the model needs it)."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            try:
-                return model(images)
-            except Exception:
-                return model(images.flatten(1))
-    finally:
-        model.train(was_training)
+    with evaluation_mode(model), torch.no_grad():
+        try:
+            return model(images)
+        except Exception:
+            return model(images.flatten(1))
 
 
 def export_graph(
