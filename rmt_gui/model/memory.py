@@ -38,6 +38,11 @@ def _field_kib(path: Path, field: str) -> int | None:
     return None
 
 
+def resident_memory(pid: int | None) -> int | None:
+    """Resident memory of process ``pid`` in bytes (Linux ``/proc``); ``None`` where unknown."""
+    return None if pid is None else _field_kib(Path(f"/proc/{pid}/status"), "VmRSS")
+
+
 def _stat_field(path: Path, field: str) -> int:
     """``field N`` of a cgroup ``memory.stat`` file, else 0."""
     try:

@@ -232,9 +232,12 @@ class RunState:
         x = np.asarray(self.steps, dtype=float) / self.steps_per_epoch
         return x, np.asarray(self.losses, dtype=float)
 
-    def smoothed_loss(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """The running mean of the loss over the last few steps (up to a fifth of an epoch)."""
-        x, y = self.loss_curve()
+    def smoothed_loss(
+        self, curve: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The running mean of the loss over the last few steps (up to a fifth of an epoch), of
+        ``curve`` when the caller already has :meth:`loss_curve` (a live view builds it once)."""
+        x, y = self.loss_curve() if curve is None else curve
         window = max(1, min(SMOOTH_MAX, self.steps_per_epoch // 5))
         sums = np.concatenate([[0.0], np.cumsum(y)])
         end = np.arange(1, y.size + 1)

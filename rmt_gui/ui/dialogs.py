@@ -26,7 +26,8 @@ EXPORT_FILTERS = {
 """File dialog filter -> (export format, default suffix), one per format the core writes."""
 SHOWN_CALLS = 8
 OPEN_FILTER = (
-    "Model files (*.pt *.pth *.ckpt *.bin *.safetensors *.ts *.jit *.npy *.npz);;All files (*)"
+    "Model files (*.pt *.pth *.ckpt *.bin *.safetensors *.ts *.jit *.onnx *.npy *.npz);;"
+    "All files (*)"
 )
 TRUST_TEXT = (
     "<p><b>{name}</b> contains a pickled Python object, not just weights.</p>"

@@ -49,8 +49,9 @@ METHODS = (
 )
 PREVIEW_COLUMNS = ("Layer", "Rank", "Params", "Note")
 PREVIEW_TIPS = (
-    "The layer's name without the prefix all layers share and without “.weight” (elided at "
-    "the left when the column is narrow; the full name is each row's tooltip)",
+    "The layer's name without the prefix all layers share and without “.weight” (shortened "
+    "keeping its block number and its end when the column is narrow; the full name is each "
+    "row's tooltip)",
     "Rank now → rank kept",
     "Parameters now → after pruning",
     "What the rule does to the layer (the whole note is each row's tooltip)",
@@ -115,8 +116,9 @@ class PreviewTable(QTableWidget):
 
     Rank and Params (numbers) get their full width; the Layer column as much of the rest as
     its names need, leaving the Note column room for each note's longest word, and the Note
-    column the rest. A name that still does not fit is elided at the left (the whole name is
-    its tooltip); a note wraps onto a second line, the row growing to hold it.
+    column the rest. A name that still does not fit keeps its block number and its end
+    (:func:`~rmt_gui.ui.name_elide.elide_name`; the whole name is its tooltip); a note wraps
+    onto a second line, the row growing to hold it.
     """
 
     def __init__(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from numpy.typing import NDArray
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QVBoxLayout, QWidget
@@ -92,19 +93,20 @@ class RunCurves:
         self._shown: tuple[RunState, int, object] | None = None
         self._loss_shown = True
 
-    def show_loss(self, run: RunState | None) -> None:
+    def show_loss(self, run: RunState | None) -> NDArray[np.float64]:
         """Draw ``run``'s loss curves (nothing for ``None`` or before its start; an empty
-        curve is emptied once, not at every frame)."""
+        curve is emptied once, not at every frame); returns the losses drawn."""
         if run is None or run.started is None:
             if self._loss_shown:
                 self.raw.setData([], [])
                 self.smooth.setData([], [])
             self._loss_shown = False
-            return
+            return np.zeros(0)
         self._loss_shown = True
-        x, loss = run.loss_curve()
-        self.raw.setData(x, loss)
-        self.smooth.setData(*run.smoothed_loss())
+        curve = run.loss_curve()
+        self.raw.setData(*curve)
+        self.smooth.setData(*run.smoothed_loss(curve))
+        return curve[1]
 
     def show_accuracy(self, run: RunState | None) -> bool:
         """Draw ``run``'s accuracy curves when they changed; returns whether they were redrawn."""
@@ -212,11 +214,8 @@ class TrainCurves(QWidget):
         separate frames, so that an epoch's end never doubles one frame's cost.
         """
         pruned, baseline = split_runs(runs)
-        self.runs[0].show_loss(pruned)
-        self.runs[1].show_loss(baseline)
+        losses = np.concatenate([self.runs[0].show_loss(pruned), self.runs[1].show_loss(baseline)])
         self.markers[0].show(cut_positions(pruned))
-        shown = [run for run in (pruned, baseline) if run is not None and run.steps]
-        losses = np.concatenate([run.loss_curve()[1] for run in shown]) if shown else np.zeros(0)
         losses = np.log10(losses[losses > 0])
         theme.show_values(self.loss, bool(losses.size))
         if losses.size:

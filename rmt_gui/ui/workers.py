@@ -32,7 +32,6 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from time import perf_counter
 from typing import Any
 
@@ -47,6 +46,7 @@ from rmt_gui.jobs.process_worker import (
     describe_failure,
     lower_thread_priority,
 )
+from rmt_gui.model.memory import resident_memory
 
 Work = Callable[[CancelToken], Iterator[Any]]
 Callbacks = tuple[Callable[..., None] | None, ...]
@@ -300,17 +300,6 @@ def worker_threads() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def resident_bytes(pid: int | None) -> int | None:
-    """Resident memory of process ``pid`` in bytes (Linux ``/proc``); ``None`` where unknown."""
-    if pid is None:
-        return None
-    try:
-        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError, AttributeError):
-        return None
-
-
 class WorkerPool:
     """Idle worker processes kept for the next job (at most ``idle``, each holding at most
     ``memory`` bytes; others are let go).
@@ -331,7 +320,7 @@ class WorkerPool:
     def give(self, worker: ProcessWorker) -> None:
         """Keep an idle ``worker`` for later, or let it go when enough are kept or it holds
         the memory of a big job."""
-        held = resident_bytes(worker.pid)
+        held = resident_memory(worker.pid)
         if len(self._workers) < self.idle and (held is None or held <= self.memory):
             self._workers.append(worker)
         else:

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rmt_gui.model.memory import resident_memory
 from rmt_gui.state import events
 from rmt_gui.ui.compare_view import CompareView
 from rmt_gui.ui.document_view import DocumentView
-from rmt_gui.ui.workers import WorkerPool, resident_bytes
+from rmt_gui.ui.workers import WorkerPool
 from tests.helpers.run_folders import write_run
 
 SHORT_S = 0.2
@@ -89,7 +90,7 @@ class _IdleWorker:
 
 
 def test_a_worker_left_holding_a_big_files_memory_is_let_go() -> None:
-    held = resident_bytes(os.getpid())
+    held = resident_memory(os.getpid())
     assert held is not None and held > 10 << 20
     for limit, kept in ((held * 4, True), (held // 4, False)):
         pool, worker = WorkerPool(idle=2, memory=limit), _IdleWorker()
@@ -99,7 +100,7 @@ def test_a_worker_left_holding_a_big_files_memory_is_let_go() -> None:
 
 
 def test_unknown_memory_keeps_the_worker() -> None:
-    assert resident_bytes(None) is None and resident_bytes(2**30) is None
+    assert resident_memory(None) is None and resident_memory(2**30) is None
     pool, worker = WorkerPool(idle=1, memory=1), _IdleWorker()
     worker.pid = None
     pool.give(worker)

@@ -213,10 +213,7 @@ class OnnxCheckpoint(Checkpoint):
         ]
         return layers_from_tensors(metas)
 
-    def _read(self, name: str) -> np.ndarray:
-        return self._array(name)
-
-    def _array(self, key: str) -> np.ndarray:
+    def _read(self, key: str) -> np.ndarray:
         """Entry ``key`` as numpy: oriented and scaled as the graph computes it for an MLP."""
         name, dense = self._sources[key]
         array = to_array(self.path, self._onnx, self._initializers[name])
@@ -237,7 +234,7 @@ class OnnxCheckpoint(Checkpoint):
         from rmt_gui.model.tree import tree_from_state_dict
 
         state = {
-            key: torch.from_numpy(np.array(self._array(key), dtype=np.float32))
+            key: torch.from_numpy(np.array(self._read(key), dtype=np.float32))
             for key in self._sources
         }
         return tree_from_state_dict(state)
