@@ -55,6 +55,8 @@ class StatusOwner(Protocol):
     def post_status(self, text: str, error: bool = False) -> None: ...
 
 
+TRUST_SETTLE_MS = 250
+"""How long the first trust question of a burst waits for others (files opened together)."""
 SHORTCUTS = (
     ("Open", "Ctrl+O"), ("Export model", "Ctrl+E"), ("Export report", "Ctrl+Shift+E"),
     ("Save plot image", "Ctrl+Shift+S"), ("Undo / redo", "Ctrl+Z / Ctrl+Shift+Z"),
@@ -81,6 +83,10 @@ class MainWindow(QMainWindow):
         self.opener.timeout.connect(self._open_next)
         self.trust_queue: list[tuple[DocumentView, NeedsTrust]] = []
         self.trust_box: QMessageBox | None = None
+        self.trust_settle = QTimer(self)
+        self.trust_settle.setSingleShot(True)
+        self.trust_settle.setInterval(TRUST_SETTLE_MS)
+        self.trust_settle.timeout.connect(self._ask_next_trust)
         self.workspace = Workspace()
         self.workspace.status_changed.connect(lambda _status: self._workspace_status())
         self.workspace.document_added.connect(self._subscribe)
@@ -462,19 +468,21 @@ class MainWindow(QMainWindow):
 
     def _trust_needed(self, needs: NeedsTrust) -> None:
         """A file holds a pickled object: ask about it once the questions before it are
-        answered (one dialog at a time)."""
+        answered (one dialog at a time), after ``TRUST_SETTLE_MS`` without a new question, so
+        that files opened together are asked about in their tabs' order, not their workers'."""
         view = self.sender()
         if not isinstance(view, DocumentView):
             return
         self.trust_queue.append((view, needs))
-        self._ask_next_trust()
+        self.trust_settle.start()
 
     def _ask_next_trust(self) -> None:
-        """Show the next waiting trust question, unless one is open (or its tab was closed)."""
-        while self.trust_box is None and self.trust_queue:
-            view, needs = self.trust_queue.pop(0)
-            if view not in self.views():
-                continue
+        """Show the waiting trust question of the leftmost tab, unless one is open (questions
+        of closed tabs are dropped)."""
+        queue = self.trust_queue = [(v, n) for v, n in self.trust_queue if v in self.views()]
+        if self.trust_box is None and queue:
+            first = min(range(len(queue)), key=lambda i: self.tabs.indexOf(queue[i][0]))
+            view, needs = queue.pop(first)
             self.workspace.post_status(
                 f"{needs.path}: holds a pickled object; waiting for your decision", True
             )
