@@ -44,6 +44,7 @@ from rmt_gui.model.surgery import (
     owner_of,
     parameter_count,
 )
+from rmt_gui.model.threads import set_threads
 from rmt_gui.spectral import DEFAULT_ALPHA, DEFAULT_BETA, LayerAnalysis, analyze_spectrum
 from rmt_gui.spectral.spectrum import Spectrum
 from rmt_gui.spectral.ww_metrics import WWMetrics
@@ -143,8 +144,8 @@ class LayerReport:
 
 
 def limit_threads() -> None:
-    """Leave the UI thread a core: torch's intra-op pool gets ``cpu_count - 1`` threads."""
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+    """Leave the UI thread a core: torch's pool and numpy's BLAS get ``cpu_count - 1`` threads."""
+    set_threads(max(1, (os.cpu_count() or 2) - 1))
 
 
 def layers_of(model: nn.Module, record: FileRecord) -> tuple[LayerInfo, ...]:

@@ -1,11 +1,12 @@
 """Spectrum snapshots of every linear layer during training, in line or on a helper thread.
 
 The training thread only copies the weights to the CPU (a few MB, well under a millisecond); the
-spectra and BEMA fits are computed from that copy: Gram eigenvalues by torch in the weights' own
-float32 (half the float64 time; each eigenvalue typically within 1e-6 of the top of the
-float64 one, always within :func:`~rmt_gui.model.decomposition.eigenvalue_error`), with the spike
-count the float64 one (:func:`~rmt_gui.model.fast_spectrum.confirmed_fit`). On the helper thread
-(niced) the copy waits in a one-slot mailbox: a newer request replaces one not yet started, so a
+spectra and BEMA fits are computed from that copy by the float32 Gram route of
+:func:`~rmt_gui.model.fast_spectrum.float32_spectrum` (each eigenvalue typically within 1e-6 of
+the top of the float64 one, always within its stated bound), with the spike count the float64
+one (:func:`~rmt_gui.model.fast_spectrum.confirmed_fit`); float64 weights take the exact route.
+On the helper thread (niced, and single-threaded so that it stays off the training thread's
+core) the copy waits in a one-slot mailbox: a newer request replaces one not yet started, so a
 slow consumer or a busy machine gets fewer snapshots, never a slower training loop.
 """
 
@@ -24,9 +25,11 @@ from rmt_gui.jobs.control import RateGate
 from rmt_gui.jobs.cutting import linear_weights
 from rmt_gui.jobs.events import LayerSpectrum, SpectrumSnapshot
 from rmt_gui.jobs.process_worker import lower_thread_priority
-from rmt_gui.model.decomposition import routed_spectrum, training_dtype, weight_spectrum
-from rmt_gui.model.fast_spectrum import confirmed_fit
+from rmt_gui.model.decomposition import training_dtype
+from rmt_gui.model.fast_spectrum import RoutedSpectrum, confirmed_fit, float32_spectrum
 from rmt_gui.model.surgery import get_weight
+from rmt_gui.model.threads import single_threaded
+from rmt_gui.spectral import BemaResult, Spectrum, spectrum_of
 
 Weights = tuple[tuple[str, torch.Tensor], ...]
 CPU = torch.device("cpu")
@@ -37,11 +40,23 @@ class SnapshotError(RmtGuiError):
 
 
 def copy_weights(model: nn.Module) -> Weights:
-    """Detached copies of every linear weight, safe to read on another thread."""
-    return tuple(
-        (layer, get_weight(model, layer).detach().to("cpu", copy=True))
-        for layer in linear_weights(model)
-    )
+    """Detached CPU copies of every linear weight (narrow floats widened to float32), safe to read
+    on another thread."""
+    copies = []
+    for layer in linear_weights(model):
+        weight = get_weight(model, layer).detach()
+        copies.append((layer, weight.to("cpu", training_dtype(weight), copy=True)))
+    return tuple(copies)
+
+
+def _fitted_spectrum(weight: torch.Tensor, fit: PruneConfig) -> tuple[Spectrum, BemaResult]:
+    """The spectrum and BEMA fit of one copied weight (``ValueError`` for NaN or inf)."""
+    matrix = weight.numpy()
+    if weight.dtype == torch.float64:
+        routed = RoutedSpectrum(spectrum_of(matrix), 0.0)
+    else:
+        routed = float32_spectrum(matrix, CPU)
+    return confirmed_fit(matrix, routed, fit.fit, partial(spectrum_of, matrix), CPU)
 
 
 def compute_snapshot(
@@ -52,10 +67,7 @@ def compute_snapshot(
     layers = []
     for layer, weight in weights:
         try:
-            routed = routed_spectrum(weight, training_dtype(weight))
-            spectrum, result = confirmed_fit(
-                weight.numpy(), routed, fit.fit, partial(weight_spectrum, weight), CPU
-            )
+            spectrum, result = _fitted_spectrum(weight, fit)
         except ValueError as exc:
             raise SnapshotError(f"{layer}: {exc} at step {step}") from exc
         layers.append(LayerSpectrum(layer, spectrum, result))
@@ -144,7 +156,8 @@ class SpectrumSampler:
                 self._pending = None
                 self._busy = True
             try:
-                snapshot = compute_snapshot(step, epochs_done, weights, self._fit, final)
+                with single_threaded():
+                    snapshot = compute_snapshot(step, epochs_done, weights, self._fit, final)
             except BaseException as exc:  # handed to the training thread by collect()
                 with self._cond:
                     self._error, self._busy = exc, False

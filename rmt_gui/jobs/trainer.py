@@ -67,6 +67,7 @@ from rmt_gui.model.data import MnistSplit, load_mnist
 from rmt_gui.model.device import resolve_device
 from rmt_gui.model.evaluate import evaluate
 from rmt_gui.model.surgery import detached_copy, get_weight, parameter_count
+from rmt_gui.model.threads import set_threads
 from rmt_gui.model.tree import WeightTree, build_mlp
 
 
@@ -252,7 +253,7 @@ class Trainer:
     def run(self) -> Iterator[TrainEvent]:
         """Train, yielding events; files go to ``run_dir`` when one was given."""
         if self.config.threads:
-            torch.set_num_threads(self.config.threads)
+            set_threads(self.config.threads)
         self._device = resolve_device(self.config.device)
         self._model = self._model.to(self._device)
         data = on_device(self._data or load_data(self.config), self._device)

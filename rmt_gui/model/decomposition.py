@@ -1,12 +1,10 @@
 """Singular values and vectors of a layer through its smaller Gram matrix, in torch.
 
-- values only: ``eigvalsh`` of the smaller Gram matrix (the same route and accuracy as
-  :func:`rmt_gui.spectral.spectrum_of`), computed by torch so that inside a training process the
-  work runs on torch's thread pool and never wakes numpy's BLAS threads;
-- vectors: one ``eigh`` of that Gram matrix instead of a full SVD (about 2-3x faster for
-  784x1000): with ``W^T W = V S^2 V^T`` the other side is ``U = W V / S``, and a kept part
-  ``U_k S_k V_k^T = W V_k V_k^T`` is exact to the working precision's rounding. All surgery uses
-  it.
+One ``eigh`` of that Gram matrix instead of a full SVD (about 2-3x faster for 784x1000): with
+``W^T W = V S^2 V^T`` the other side is ``U = W V / S``, and a kept part ``U_k S_k V_k^T = W V_k
+V_k^T`` is exact to the working precision's rounding. All surgery and every pruning cut use it;
+values alone (spectra, snapshots) come from :mod:`rmt_gui.model.fast_spectrum` and
+:func:`rmt_gui.spectral.spectrum_of`.
 
 The working precision is float64 by default (exact to float64 rounding). Training asks for the
 weights' own float32 (:func:`training_dtype`): the Gram product and ``eigh`` are then about 2x
@@ -23,7 +21,11 @@ from dataclasses import dataclass
 
 import torch
 
-from rmt_gui.model.fast_spectrum import ERROR_FACTOR, RoutedSpectrum
+from rmt_gui.model.fast_spectrum import (
+    ERROR_FACTOR,
+    UNSCALED_EXPONENT,
+    RoutedSpectrum,
+)
 from rmt_gui.spectral.spectrum import Spectrum
 
 
@@ -40,13 +42,19 @@ def _gram(
 
     ``scale`` is the power of two at or above ``max|W|`` (exact to divide by), so the Gram matrix
     neither overflows for weights near 1e155 nor underflows for tiny ones; singular values of
-    ``W`` are those of the scaled matrix times ``scale``.
+    ``W`` are those of the scaled matrix times ``scale``. It is 1 for weights already within
+    ``2**+-UNSCALED_EXPONENT``, where it would change no rounding. On the CPU the product is
+    numpy's (OpenBLAS: about 2x faster than torch's here).
     """
     w = weight.detach().to(dtype)
-    top = float(w.abs().max()) if w.numel() else 0.0
-    scale = 2.0 ** math.ceil(math.log2(top)) if top > 0 else 1.0
-    ws = w / scale
+    top = max(float(w.max()), -float(w.min())) if w.numel() else 0.0
+    exponent = math.ceil(math.log2(top)) if top > 0 else 0
+    scale = 2.0**exponent if abs(exponent) > UNSCALED_EXPONENT else 1.0
+    ws = w / scale if scale != 1.0 else w
     right = w.shape[1] <= w.shape[0]
+    if ws.device.type == "cpu":
+        a = ws.numpy()
+        return w, torch.from_numpy(a.T @ a if right else a @ a.T), right, scale
     return w, (ws.T @ ws if right else ws @ ws.T), right, scale
 
 
@@ -70,29 +78,6 @@ def eigenvalue_error(s: torch.Tensor, shape: tuple[int, int], dtype: torch.dtype
     n = max(shape)
     eps = torch.finfo(torch.float32).eps
     return ERROR_FACTOR * math.sqrt(n) * eps * float(s[0]) ** 2 / n
-
-
-def _values(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Descending float64 singular values of a finite 2-D weight by the Gram route in ``dtype``."""
-    if not bool(torch.isfinite(weight).all()):
-        raise ValueError("NaN or infinite weights")
-    _, gram, _, scale = _gram(weight, dtype)
-    return _clean(torch.linalg.eigvalsh(gram), scale).flip(0)
-
-
-def weight_spectrum(weight: torch.Tensor) -> Spectrum:
-    """The :class:`Spectrum` of a 2-D weight (values only) by the float64 Gram route."""
-    s = _values(weight, torch.float64)
-    return Spectrum.from_singular_values(s.numpy(), (weight.shape[0], weight.shape[1]))
-
-
-def routed_spectrum(weight: torch.Tensor, dtype: torch.dtype) -> RoutedSpectrum:
-    """The spectrum of a 2-D weight by the Gram route in ``dtype``, with its error bound."""
-    shape = (int(weight.shape[0]), int(weight.shape[1]))
-    s = _values(weight, dtype)
-    return RoutedSpectrum(
-        Spectrum.from_singular_values(s.numpy(), shape), eigenvalue_error(s, shape, dtype)
-    )
 
 
 @dataclass(frozen=True)

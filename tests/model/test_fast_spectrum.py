@@ -121,9 +121,11 @@ def test_a_wrong_count_is_refuted(float32_everywhere: None) -> None:
 def test_float32_route_keeps_the_scaling_and_messages() -> None:
     rng = np.random.default_rng(5)
     w = rng.standard_normal((64, 48))
-    for scale in (1e-150, 1e150):
-        exact = spectrum_of(w * scale).singular_values
-        fast = float32_spectrum(w * scale, CPU).spectrum.singular_values
+    scaled = [w * scale for scale in (1e-150, 1e150)]
+    scaled += [(w * scale).astype(np.float32) for scale in (1e-25, 1e-3, 1.0, 1e25)]
+    for matrix in scaled:
+        exact = spectrum_of(matrix).singular_values
+        fast = float32_spectrum(matrix, CPU).spectrum.singular_values
         np.testing.assert_allclose(fast, exact, rtol=1e-4, atol=1e-5 * exact[0])
     bad = w.copy()
     bad[0, 0] = np.nan
