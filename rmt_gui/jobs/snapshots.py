@@ -5,9 +5,9 @@ spectra and BEMA fits are computed from that copy by the float32 Gram route of
 :func:`~rmt_gui.model.fast_spectrum.float32_spectrum` (each eigenvalue typically within 1e-6 of
 the top of the float64 one, always within its stated bound), with the spike count the float64
 one (:func:`~rmt_gui.model.fast_spectrum.confirmed_fit`); float64 weights take the exact route.
-On the helper thread (niced, and single-threaded so that it stays off the training thread's
-core) the copy waits in a one-slot mailbox: a newer request replaces one not yet started, so a
-slow consumer or a busy machine gets fewer snapshots, never a slower training loop.
+On the helper thread (at idle priority, and single-threaded so that it stays off the training
+thread's core) the copy waits in a one-slot mailbox: a newer request replaces one not yet
+started, so a slow consumer or a busy machine gets fewer snapshots, never a slower training loop.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from rmt_gui.jobs.config import PruneConfig, SnapshotPolicy
 from rmt_gui.jobs.control import RateGate
 from rmt_gui.jobs.cutting import linear_weights
 from rmt_gui.jobs.events import LayerSpectrum, SpectrumSnapshot
-from rmt_gui.jobs.process_worker import lower_thread_priority
+from rmt_gui.jobs.process_worker import idle_thread_priority
 from rmt_gui.model.decomposition import training_dtype
 from rmt_gui.model.fast_spectrum import RoutedSpectrum, confirmed_fit, float32_spectrum
 from rmt_gui.model.surgery import get_weight
@@ -142,10 +142,10 @@ class SpectrumSampler:
             thread.join(timeout=10.0)
 
     def _work(self) -> None:
-        """Helper thread: compute the latest request, forever, until closed. It runs niced, so
-        that the training thread and the app's UI thread come first (fewer snapshots on a busy
-        machine, never a slower step)."""
-        lower_thread_priority()
+        """Helper thread: compute the latest request, forever, until closed. It runs at idle
+        priority, so that the training thread and the app's UI thread come first (fewer
+        snapshots on a busy machine, never a slower step)."""
+        idle_thread_priority()
         while True:
             with self._cond:
                 while self._pending is None and not self._stop:

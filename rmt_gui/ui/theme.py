@@ -6,7 +6,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QFontMetricsF, QPen
 
 HIST_FILL = QColor(76, 114, 176, 140)
 HIST_LINE = QColor(52, 84, 140)
@@ -23,6 +23,8 @@ POOR = QColor(200, 60, 40)
 WARNING_BG = "#fff4ce"
 ERROR_TEXT = "#b3261e"
 HINT_TEXT = "#555"
+LABEL_ROOM = 0.8
+"""The share of the font's height pyqtgraph keeps for a horizontal axis's labels."""
 LABEL_PX = 55
 
 
@@ -63,11 +65,25 @@ def style_plot(plot: pg.PlotItem, grid: bool = True) -> None:
 
 
 def show_values(plot: pg.PlotItem, shown: bool) -> None:
-    """Show or hide the tick labels of a plot's axes: an empty plot shows none (no stray "2")."""
+    """Show or hide the tick labels of a plot's axes: an empty plot shows none (no stray "2").
+
+    A :class:`ValueAxis` blanks its labels and keeps their room, so that a live plot's first
+    data re-lays nothing (a re-layout repaints the plot twice in one frame); other axes drop the
+    room with the labels.
+    """
     for name in ("left", "bottom"):
         axis = plot.getAxis(name)
-        if axis.style["showValues"] != shown:
+        if isinstance(axis, ValueAxis):
+            axis.set_blank(not shown)
+        elif axis.style["showValues"] != shown:
             axis.setStyle(showValues=shown)
+
+
+def values_shown(axis: pg.AxisItem) -> bool:
+    """Whether ``axis`` labels its ticks (:func:`show_values`)."""
+    if isinstance(axis, ValueAxis):
+        return not axis.blank
+    return bool(axis.style["showValues"])
 
 
 class ValueAxis(pg.AxisItem):
@@ -87,6 +103,18 @@ class ValueAxis(pg.AxisItem):
     def __init__(self, orientation: str, nonnegative: bool = False, **kwargs: object) -> None:
         super().__init__(orientation, **kwargs)
         self.nonnegative = nonnegative
+        self.blank = False
+        if orientation in ("top", "bottom"):  # the labels' room, reserved before any is drawn
+            self.setStyle(autoReduceTextSpace=False)
+            font = self.style["tickFont"] or self.font()
+            self.textHeight = LABEL_ROOM * QFontMetricsF(font).height()
+
+    def set_blank(self, blank: bool) -> None:
+        """Draw the ticks without labels (``blank``) or with them; the axis keeps its size."""
+        if blank != self.blank:
+            self.blank = blank
+            self.picture = None
+            self.update()
 
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
         if not self.logMode:
@@ -141,6 +169,8 @@ class ValueAxis(pg.AxisItem):
         return major, minor
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if self.blank:
+            return [""] * len(values)
         if not self.logMode:
             return super().tickStrings(values, scale, spacing)
         if spacing == self.MINOR:

@@ -153,14 +153,19 @@ class CutMarkers:
         return [line.value() for line in self.lines if line.isVisible()]
 
 
+def _axes() -> dict[str, pg.AxisItem]:
+    """Value axes, which keep their size when their labels appear (no re-layout mid-run)."""
+    return {"left": theme.ValueAxis("left"), "bottom": theme.ValueAxis("bottom")}
+
+
 class TrainCurves(QWidget):
     """Loss (log axis) above accuracy, against epochs, for a run and its baseline."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = pg.GraphicsLayoutWidget()
-        self.loss = self.canvas.addPlot(row=0, col=0, axisItems={"left": theme.ValueAxis("left")})
-        self.accuracy = self.canvas.addPlot(row=1, col=0)
+        self.loss = self.canvas.addPlot(row=0, col=0, axisItems=_axes())
+        self.accuracy = self.canvas.addPlot(row=1, col=0, axisItems=_axes())
         for plot, title, label in (
             (self.loss, "Mini-batch loss (thin) and its running mean", "loss (log axis)"),
             (self.accuracy, "Accuracy at the end of each epoch", "accuracy (%)"),

@@ -19,6 +19,7 @@ from torch import nn
 from rmt_gui.jobs.analysis_job import analyze_layer
 from rmt_gui.model.module_layers import layers_from_module
 from rmt_gui.state.plot_data import PlotOptions
+from rmt_gui.ui import theme
 from rmt_gui.ui.app import application
 from rmt_gui.ui.layer_table import NAME_COLUMN, LayerTable
 from rmt_gui.ui.multiples_view import TITLE_HEIGHT
@@ -158,12 +159,12 @@ def test_hover_readout_follows_the_rank_and_agrees_with_the_label(qtbot, spiked_
 def test_an_empty_plot_has_no_tick_labels(qtbot, spiked_report) -> None:
     view = SpectrumView(PlotOptions())
     qtbot.addWidget(view)
-    assert not view.plot.getAxis("bottom").style["showValues"]
+    assert not theme.values_shown(view.plot.getAxis("bottom"))
     view.show_report(spiked_report)
-    assert view.plot.getAxis("bottom").style["showValues"]
+    assert theme.values_shown(view.plot.getAxis("bottom"))
     sweep = SweepView(8)
     qtbot.addWidget(sweep)
-    assert not sweep.plot.getAxis("bottom").style["showValues"]
+    assert not theme.values_shown(sweep.plot.getAxis("bottom"))
 
 
 @pytest.mark.parametrize(

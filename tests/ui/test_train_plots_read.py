@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 from rmt_gui.jobs.events import RunEnded
 from rmt_gui.state.plot_data import PlotOptions
 from rmt_gui.state.training import RunState
+from rmt_gui.ui import theme
 from rmt_gui.ui.spectrum_view import SpectrumView
 from rmt_gui.ui.train_curves import MIN_ACCURACY_SPAN, TrainCurves
 from rmt_gui.ui.train_spectra import TrainSpectra
@@ -108,3 +109,22 @@ def test_a_run_stopped_before_its_first_epoch_gets_a_readable_axis(qtbot, tmp_pa
     assert (list(x), list(y)) == ([0.5], [67.0])
     low, high = curves.accuracy.viewRange()[1]
     assert low < 67.0 < high and high - low >= MIN_ACCURACY_SPAN
+
+
+def test_the_curves_keep_their_layout_when_data_arrives(qtbot, tmp_path) -> None:
+    """Labels appearing on an empty live plot re-lay nothing (a re-layout repaints the plot twice
+    in one frame), and they do appear."""
+    curves = TrainCurves()
+    qtbot.addWidget(curves)
+    curves.resize(500, 500)
+    curves.setVisible(True)
+    curves.reset(3)
+    qtbot.wait(20)
+    boxes = [plot.vb.sceneBoundingRect() for plot in (curves.loss, curves.accuracy)]
+    assert not theme.values_shown(curves.accuracy.getAxis("bottom"))
+    curves.show([run_of("RMT-pruned", run_events(pruned=True), tmp_path)])
+    qtbot.wait(20)
+    assert [plot.vb.sceneBoundingRect() for plot in (curves.loss, curves.accuracy)] == boxes
+    for plot in (curves.loss, curves.accuracy):
+        axis = plot.getAxis("bottom")
+        assert theme.values_shown(axis) and axis.tickStrings([1.0, 2.0], 1.0, 1.0) == ["1", "2"]

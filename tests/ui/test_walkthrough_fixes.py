@@ -10,6 +10,7 @@ import pytest
 
 from rmt_gui.model.memory import resident_memory
 from rmt_gui.state import events
+from rmt_gui.ui import theme
 from rmt_gui.ui.compare_view import CompareView
 from rmt_gui.ui.document_view import DocumentView
 from rmt_gui.ui.workers import WorkerPool
@@ -126,7 +127,7 @@ def test_a_failed_comparison_shows_its_reason_alone(qtbot, tmp_path: Path) -> No
     qtbot.addWidget(compare)
     compare.show()
     plot = compare.plot.getPlotItem()
-    assert not plot.getAxis("bottom").style["showValues"]  # an empty plot has no tick labels
+    assert not theme.values_shown(plot.getAxis("bottom"))  # an empty plot has no tick labels
     assert plot.getAxis("bottom").logMode
     compare._failed("b.pt: not the same architecture as a.pt: lacks fc1.weight")
     assert "not the same architecture" in compare.header.text()
