@@ -61,7 +61,7 @@ from rmt_gui.ui import theme
 from rmt_gui.ui.collector import hold_full_collections
 from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.dialogs import show_error
-from rmt_gui.ui.live_label import LiveLabel
+from rmt_gui.ui.live_label import LiveLabel, deferred_paint
 from rmt_gui.ui.settings import AppSettings
 from rmt_gui.ui.train_curves import TrainCurves
 from rmt_gui.ui.train_log import ComparisonTable, PruningLog
@@ -577,9 +577,10 @@ class TrainPanel(QWidget):
             return
         waiting = run.started is None and not run.done
         total = max(run.total_steps, 1)
-        self.progress.setRange(0, 0 if waiting else total)
-        self.progress.setValue(min(run.step, total))
-        self.progress.setFormat(run.progress_text())
+        with deferred_paint(self.progress):
+            self.progress.setRange(0, 0 if waiting else total)
+            self.progress.setValue(min(run.step, total))
+            self.progress.setFormat(run.progress_text())
         then = " · then the baseline" if self._queue else ""
         self.state_label.setText(run.state_text() + then)
         self.state_label.setColour(theme.ERROR_TEXT if run.error else "")
