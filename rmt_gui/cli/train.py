@@ -105,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--out", metavar="RUN_DIR", help="run folder (default runs/train-TIME)")
     run.add_argument("--force", action="store_true", help="reuse a non-empty run folder")
     run.add_argument("--snapshot-every", type=int, metavar="N", help="log spectra every N steps")
-    run.add_argument("--threads", type=int, metavar="N", help="torch threads (torch's default)")
+    run.add_argument("--threads", type=int, metavar="N", help="threads for torch and numpy's BLAS")
     add_device_option(run)
     run.add_argument("--json", action="store_true", help="print the run summary as JSON")
     run.add_argument(
