@@ -21,11 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from rmt_gui.model.fast_spectrum import (
-    ERROR_FACTOR,
-    UNSCALED_EXPONENT,
-    RoutedSpectrum,
-)
+from rmt_gui.model.fast_spectrum import ERROR_FACTOR, RoutedSpectrum, gram, gram_exponent
 from rmt_gui.spectral.spectrum import Spectrum
 
 
@@ -42,20 +38,18 @@ def _gram(
 
     ``scale`` is the power of two at or above ``max|W|`` (exact to divide by), so the Gram matrix
     neither overflows for weights near 1e155 nor underflows for tiny ones; singular values of
-    ``W`` are those of the scaled matrix times ``scale``. It is 1 for weights already within
-    ``2**+-UNSCALED_EXPONENT``, where it would change no rounding. On the CPU the product is
-    numpy's (OpenBLAS: about 2x faster than torch's here).
+    ``W`` are those of the scaled matrix times ``scale``: 1 for most weights
+    (:func:`~rmt_gui.model.fast_spectrum.gram_exponent`). On the CPU the product is numpy's
+    (OpenBLAS: about 2x faster than torch's here).
     """
     w = weight.detach().to(dtype)
     top = max(float(w.max()), -float(w.min())) if w.numel() else 0.0
-    exponent = math.ceil(math.log2(top)) if top > 0 else 0
-    scale = 2.0**exponent if abs(exponent) > UNSCALED_EXPONENT else 1.0
+    scale = 2.0 ** gram_exponent(top)
     ws = w / scale if scale != 1.0 else w
     right = w.shape[1] <= w.shape[0]
     if ws.device.type == "cpu":
-        a = ws.numpy()
-        return w, torch.from_numpy(a.T @ a if right else a @ a.T), right, scale
-    return w, (ws.T @ ws if right else ws @ ws.T), right, scale
+        return w, torch.from_numpy(gram(ws.numpy(), right)), right, scale
+    return w, gram(ws, right), right, scale
 
 
 def _clean(values: torch.Tensor, scale: float) -> torch.Tensor:

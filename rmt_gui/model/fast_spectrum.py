@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,10 +32,12 @@ from rmt_gui.spectral.spectrum import Spectrum, check_matrix, check_range, unit_
 if TYPE_CHECKING:
     import torch
 
+Matrix = TypeVar("Matrix", "NDArray", "torch.Tensor")
+
 FLOAT32_MIN_P = 1024
 """Smallest ``p`` for which the float32 route is faster than the exact numpy route on a CPU."""
 UNSCALED_EXPONENT = 32
-"""Float32 weights with ``max |W|`` within ``2**+-UNSCALED_EXPONENT`` skip the unit scaling."""
+"""Weights with ``max |W|`` within ``2**+-UNSCALED_EXPONENT`` skip the unit scaling."""
 FLOAT32_EPS = float(np.finfo(np.float32).eps)
 ERROR_FACTOR = 64.0
 """Safety factor on the observed float32 eigenvalue error, ``~3 sqrt(n) eps32 max(mu)``."""
@@ -77,10 +79,19 @@ def _float32_unit(w: NDArray) -> tuple[NDArray[np.float32], int]:
     if w.dtype != np.float32:
         unit, exponent = unit_scaled(w)
         return unit.astype(np.float32), exponent
-    exponent = int(np.frexp(max(float(w.max()), -float(w.min())))[1])
-    if abs(exponent) <= UNSCALED_EXPONENT:
+    exponent = gram_exponent(max(float(w.max()), -float(w.min())))
+    if exponent == 0:
         return w, 0
     return np.ldexp(w, -exponent).astype(np.float32, copy=False), exponent
+
+
+def gram_exponent(top: float) -> int:
+    """The power of two ``e`` to divide weights of largest magnitude ``top`` by before their Gram
+    product: ``top``'s binary exponent, or 0 when that is within ``+-UNSCALED_EXPONENT`` (there
+    a power-of-two scale changes no rounding in float32 or float64, and would only cost copies).
+    """
+    exponent = int(np.frexp(top)[1]) if top > 0 else 0
+    return exponent if abs(exponent) > UNSCALED_EXPONENT else 0
 
 
 def _on_cpu(device: str | torch.device) -> bool:
@@ -88,9 +99,14 @@ def _on_cpu(device: str | torch.device) -> bool:
     return str(device).split(":")[0] == "cpu"
 
 
-def smaller_gram(w: NDArray) -> NDArray:
-    """``W W^T`` or ``W^T W``, whichever is smaller, by numpy's BLAS in ``w``'s dtype."""
-    return w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+def gram(w: Matrix, right: bool) -> Matrix:
+    """``W^T W`` if ``right``, else ``W W^T``, for a numpy array (numpy's BLAS) or a tensor."""
+    return w.T @ w if right else w @ w.T
+
+
+def smaller_gram(w: Matrix) -> Matrix:
+    """``W W^T`` or ``W^T W``, whichever is smaller (``W W^T`` for a square ``W``)."""
+    return gram(w, w.shape[0] > w.shape[1])
 
 
 def _gram(unit: NDArray, dtype: torch.dtype, device: str | torch.device) -> torch.Tensor:
@@ -106,8 +122,7 @@ def _gram(unit: NDArray, dtype: torch.dtype, device: str | torch.device) -> torc
     if _on_cpu(device):
         np_dtype = np.float32 if dtype == torch.float32 else np.float64
         return torch.from_numpy(smaller_gram(unit.astype(np_dtype, copy=False)))
-    w = torch.from_numpy(unit).to(device=device, dtype=dtype)
-    return w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+    return smaller_gram(torch.from_numpy(unit).to(device=device, dtype=dtype))
 
 
 def float32_spectrum(matrix: NDArray, device: str | torch.device) -> RoutedSpectrum:
