@@ -30,6 +30,7 @@ class LiveLabel(QWidget):
         self._text = ""
         self._doc = QTextDocument(self)
         self._doc.setDocumentMargin(0)
+        self._doc.setDefaultFont(self.font())
         self._colour = ""
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 2 * PADDING)
@@ -52,7 +53,6 @@ class LiveLabel(QWidget):
             self._render()
 
     def _render(self) -> None:
-        self._doc.setDefaultFont(self.font())
         style = f" style='color:{self._colour}'" if self._colour else ""
         self._doc.setHtml(f"<span{style}>{self._text}</span>")
         self.setToolTip(self._doc.toPlainText())
@@ -74,6 +74,7 @@ class LiveLabel(QWidget):
         super().changeEvent(event)
         if event.type() == event.Type.FontChange:
             self.setFixedHeight(self._lines * self.fontMetrics().lineSpacing() + 2 * PADDING)
+            self._doc.setDefaultFont(self.font())
             self._render()
 
 

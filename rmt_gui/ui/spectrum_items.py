@@ -6,7 +6,9 @@ re-plot: docs/architecture.md §3). The big spectrum view and each small multipl
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QFont
@@ -14,6 +16,7 @@ from PySide6.QtWidgets import QGraphicsSimpleTextItem
 
 from rmt_gui.state.plot_data import SpectrumPlotData
 from rmt_gui.ui import theme
+from rmt_gui.ui.spectrum_glyph import SpectrumGlyph
 
 RUG_BAND = 0.08
 HEADROOM = 1.12
@@ -84,8 +87,20 @@ class LineTags:
             self.items.append(item)
             line.sigPositionChanged.connect(self.place)
         self.height = max(item.boundingRect().height() for item in self.items) + 2
+        self._held = False
         plot.vb.sigXRangeChanged.connect(self.place)
         plot.vb.sigResized.connect(self.place)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Place the names once, after the block: moving both lines and the range would place
+        them three times, a third of a live frame's label work."""
+        self._held = True
+        try:
+            yield
+        finally:
+            self._held = False
+            self.place()
 
     def set_texts(self, texts: list[str]) -> None:
         """Rename the lines (the cutoff's name follows the scale) and re-place the names."""
@@ -95,6 +110,8 @@ class LineTags:
 
     def place(self) -> None:
         """Put every shown line's name over the line, above the data area, apart."""
+        if self._held:
+            return
         box = self.plot.vb
         frame = box.geometry()
         (x0, x1), _ = box.viewRange()
@@ -118,7 +135,8 @@ class LineTags:
 
 
 class SpectrumItems:
-    """Histogram, MP curve, BEMA cutoff, MP edge and signal spikes of one layer.
+    """Histogram, MP curve and signal spikes (one :class:`SpectrumGlyph`), BEMA cutoff and MP
+    edge of one layer.
 
     The spikes are a rug of short ticks in a band below the histogram's baseline (y < 0, the
     axis labels no negative density), so they mark each signal value without covering the
@@ -134,20 +152,10 @@ class SpectrumItems:
     ) -> None:
         self.plot = plot
         self.live = live
-        smooth = not live
-        self.hist = pg.PlotDataItem(
-            stepMode="center", fillLevel=0, brush=theme.HIST_FILL,
-            pen=theme.pen(theme.HIST_LINE, 1), antialias=smooth,
-        )  # fmt: skip
-        self.curve = pg.PlotDataItem(pen=theme.pen(theme.MP_CURVE, 2.5), antialias=smooth)
-        self.marks = pg.ScatterPlotItem(
-            symbol="|", size=marker_size, pen=theme.pen(theme.SPIKE, 2), brush=None,
-            antialias=smooth,
-        )  # fmt: skip
+        self.glyph = SpectrumGlyph(marker_size=marker_size, antialias=not live)
         self.cutoff = _line(theme.CUTOFF, Qt.PenStyle.DashLine)
         self.edge = _line(theme.BULK_EDGE, Qt.PenStyle.DotLine)
-        for item in (self.hist, self.curve, self.marks):
-            plot.addItem(item)
+        plot.addItem(self.glyph)
         plot.addItem(self.cutoff, ignoreBounds=True)
         plot.addItem(self.edge, ignoreBounds=True)
         plot.disableAutoRange()
@@ -173,18 +181,23 @@ class SpectrumItems:
         if data is None:
             if self.tags is not None:
                 self.tags.place()
-            for item in (self.hist, self.curve, self.marks):
-                item.setData([], [])
+            self.glyph.clear()
             return
-        self.hist.setData(data.edges, data.density)
-        self.curve.setData(data.curve_x, data.curve_y)
         top = self.y_top(data)
-        self.marks.setData(data.spikes, np.full(data.spikes.size, -0.5 * RUG_BAND * top))
+        self.glyph.set_data(data.edges, data.density, data.curve_x, data.curve_y, data.spikes,
+                            -0.5 * RUG_BAND * top)  # fmt: skip
+        if self.tags is None:
+            self._move_lines(data)
+            return
+        with self.tags.held():
+            self._move_lines(data)
+            self.tags.set_texts([cutoff_label(data.options.scale), EDGE_TAG])
+
+    def _move_lines(self, data: SpectrumPlotData) -> None:
+        """The cutoff and the MP edge at ``data``'s values, in a view that frames them."""
         self.cutoff.setValue(data.cutoff)
         self.edge.setValue(data.bulk_edge)
         self.fit_view(force=not self.live)
-        if self.tags is not None:
-            self.tags.set_texts([cutoff_label(data.options.scale), EDGE_TAG])
 
     @staticmethod
     def y_top(data: SpectrumPlotData) -> float:

@@ -220,11 +220,12 @@ class SpectrumView(QWidget):
         legend = pg.LegendItem(labelTextSize="9pt", colCount=LEGEND_COLUMNS[0])
         legend.setParentItem(self.plot)
         legend.setBrush(pg.mkBrush(255, 255, 255, 220))
-        legend.addItem(self.items.hist, "histogram")
-        legend.addItem(self.items.curve, "MP density (BEMA fit)")
+        glyph = self.items.glyph
+        legend.addItem(glyph.key("histogram"), "histogram")
+        legend.addItem(glyph.key("curve"), "MP density (BEMA fit)")
         legend.addItem(pg.PlotDataItem(pen=self.items.cutoff.pen), "BEMA cutoff λ₊")
         legend.addItem(pg.PlotDataItem(pen=self.items.edge.pen), "MP bulk edge")
-        legend.addItem(self.items.marks, "signal spikes")
+        legend.addItem(glyph.key("spikes"), "signal spikes")
         if not self.live:
             legend.addItem(pg.PlotDataItem(pen=self.manual.pen), MANUAL_ENTRY)
         legend.addItem(self.overlay, "overlay")

@@ -30,17 +30,17 @@ def test_open_shows_layers_and_plots_the_cores_numbers(qtbot, window, model_file
     bins = effective_bins(values.size, options.bins)
     assert bins == 16
     edges, density = histogram(values, bins, log=options.log)
-    x, y = view.spectrum.items.hist.getData()
+    x, y = view.spectrum.items.glyph.histogram()
     np.testing.assert_array_equal(x, edges)
     np.testing.assert_array_equal(y, density)
     cx, cy = mp_curve(report.analysis.fit, options.scale, log=options.log)
-    px, py = view.spectrum.items.curve.getData()
+    px, py = view.spectrum.items.glyph.curve()
     np.testing.assert_allclose(px, cx)
     np.testing.assert_allclose(py, cy)
     assert view.spectrum.items.cutoff.value() == pytest.approx(
         np.log10(report.analysis.fit.lambda_plus)
     )
-    spikes_x, _ = view.spectrum.items.marks.getData()
+    spikes_x, _ = view.spectrum.items.glyph.spikes()
     assert len(spikes_x) == report.analysis.fit.n_signal > 0
     assert f"n_signal = {report.analysis.fit.n_signal}" in view.spectrum.readout.text()
 
@@ -66,7 +66,7 @@ def test_singular_value_scale_and_linear_axis(qtbot, window, model_files) -> Non
     report = spectrum.report
     s = report.analysis.spectrum.singular_values[: report.rank]
     edges, density = histogram(s, effective_bins(s.size, 25))
-    x, y = spectrum.items.hist.getData()
+    x, y = spectrum.items.glyph.histogram()
     np.testing.assert_array_equal(x, edges)
     np.testing.assert_array_equal(y, density)
     assert spectrum.items.cutoff.value() == pytest.approx(report.analysis.fit.sv_threshold)

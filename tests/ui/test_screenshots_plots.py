@@ -129,7 +129,7 @@ def test_legend_sits_outside_the_data_and_names_the_scale(qtbot, spiked_report) 
 
 def test_spikes_are_a_rug_below_the_histogram(qtbot, spiked_report) -> None:
     view = shown_view(qtbot, spiked_report, PlotOptions(log=False))
-    x, y = view.items.marks.getData()
+    x, y = view.items.glyph.spikes()
     assert x.size == spiked_report.analysis.fit.n_signal
     (_, _), (bottom, _) = view.plot.viewRange()
     assert np.all(y < 0) and np.all(y > bottom)

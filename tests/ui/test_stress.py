@@ -36,9 +36,7 @@ STRESS = textwrap.dedent(
     rng = np.random.default_rng(0)
     for i in range(3_000):
         edges = np.linspace(0, 1, 41)
-        items.hist.setData(edges, rng.random(40))
-        items.curve.setData(edges, rng.random(41))
-        items.marks.setData(rng.random(5), rng.random(5))
+        items.glyph.set_data(edges, rng.random(40), edges, rng.random(41), rng.random(5), -0.1)
         if i % 100 == 0:
             app.processEvents()
     print("survived")

@@ -55,7 +55,7 @@ def assert_final_spectra(view, run, k: int) -> None:
     np.testing.assert_allclose(
         report.analysis.spectrum.singular_values, expected, rtol=1e-4, atol=1e-3 * expected[0]
     )
-    drawn_x, drawn_y = view.spectrum.items.hist.getData()
+    drawn_x, drawn_y = view.spectrum.items.glyph.histogram()
     data = plot_data(report, view.spectrum.options)
     np.testing.assert_array_equal(drawn_x, data.edges)
     np.testing.assert_array_equal(drawn_y, data.density)

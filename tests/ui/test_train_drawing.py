@@ -7,26 +7,15 @@ re-range only when the data leaves the range, and then leave room where it is he
 
 from __future__ import annotations
 
-import numpy as np
 import pyqtgraph as pg
 import pytest
 
-from rmt_gui.state.plot_data import PlotOptions, SpectrumPlotData
+from rmt_gui.state.plot_data import PlotOptions
 from rmt_gui.ui.multiples_view import MultiplesView
 from rmt_gui.ui.spectrum_items import LIVE_SLACK, SpectrumItems
 from rmt_gui.ui.train_curves import AXIS_PX, TrainCurves, frame_y
+from tests.helpers.spectrum_plots import spectrum_data
 from tests.helpers.training_events import AFTER, BEFORE, spectra
-
-
-def spectrum_data(low: float, high: float, peak: float) -> SpectrumPlotData:
-    """A 20-bin histogram on ``[low, high]`` (log10 axis) peaking at ``peak``, no MP curve."""
-    edges = np.linspace(low, high, 21)
-    density = peak * np.sin(np.linspace(0.1, np.pi - 0.1, 20))
-    values = 10.0 ** np.linspace(high, low, 50)
-    return SpectrumPlotData(
-        values, edges, density, np.zeros(0), np.zeros(0), high - 0.1, high - 0.2,
-        np.log10(values[:2]), PlotOptions(),
-    )  # fmt: skip
 
 
 def y_range(plot: pg.PlotItem) -> list[float]:
