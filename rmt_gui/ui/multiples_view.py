@@ -342,11 +342,12 @@ class MultiplesView(QWidget):
             self._draw(name)
 
     def _draw(self, name: str, blank: bool = False) -> None:
-        """Draw one cell; ``blank`` hides its data until :meth:`update_report` fills it in (the
-        axes stay: emptying them would re-lay them twice, the dearest part of a repaint)."""
+        """Draw one cell; ``blank`` hides the cell, its place kept, until :meth:`update_report`
+        fills it in: a new grid then paints one cell per frame, not all at once (emptying the
+        axes instead would re-lay them twice, the dearest part of a repaint)."""
         plot, items = self.cells[name]
         report = None if blank else self._reports.get(name)
-        plot.vb.childGroup.setVisible(not blank)
+        plot.setVisible(not blank)
         if not blank:
             items.update(plot_data(report, self.options) if report is not None else None)
         self._titles[plot].set(self._labels.get(name, name), *cell_title(report), tooltip=name)

@@ -26,6 +26,8 @@ HINT_TEXT = "#555"
 LABEL_ROOM = 0.8
 """The share of the font's height pyqtgraph keeps for a horizontal axis's labels."""
 LABEL_PX = 55
+LABEL_CHARS = 5
+"""A vertical value axis keeps room for labels this many digits wide (``0.005``, ``20000``)."""
 
 
 def compact(count: int) -> str:
@@ -95,6 +97,8 @@ class ValueAxis(pg.AxisItem):
     ``LABEL_PX`` pixels across (30 up).
     A range too short for two such labels gets the mantissas 1–9, or else evenly spaced values.
     With ``nonnegative`` no tick is drawn below zero (the spike rug's band of a spectrum).
+    Label room is fixed from the start: a horizontal axis keeps the labels' height, a vertical
+    one room for :data:`LABEL_CHARS` digits, so that new labels never re-lay a streaming plot.
     """
 
     MAJOR, MINOR = 1.0, 0.1
@@ -104,10 +108,13 @@ class ValueAxis(pg.AxisItem):
         super().__init__(orientation, **kwargs)
         self.nonnegative = nonnegative
         self.blank = False
+        font = self.style["tickFont"] or self.font()
         if orientation in ("top", "bottom"):  # the labels' room, reserved before any is drawn
             self.setStyle(autoReduceTextSpace=False)
-            font = self.style["tickFont"] or self.font()
             self.textHeight = LABEL_ROOM * QFontMetricsF(font).height()
+        else:  # room for LABEL_CHARS-wide labels: wider ones would re-lay the plot mid-stream
+            width = QFontMetricsF(font).horizontalAdvance("0" * LABEL_CHARS)
+            self.setStyle(autoExpandTextSpace=False, tickTextWidth=math.ceil(width))
 
     def set_blank(self, blank: bool) -> None:
         """Draw the ticks without labels (``blank``) or with them; the axis keeps its size."""
