@@ -11,6 +11,7 @@ import pyqtgraph as pg
 import pytest
 
 from rmt_gui.state.plot_data import PlotOptions
+from rmt_gui.ui import theme
 from rmt_gui.ui.multiples_view import MultiplesView
 from rmt_gui.ui.spectrum_items import LIVE_SLACK, SpectrumItems
 from rmt_gui.ui.train_curves import AXIS_PX, TrainCurves, frame_y
@@ -81,3 +82,20 @@ def test_new_grid_hides_cells_until_their_reports_are_drawn(qtbot) -> None:
     plot, items = view.cells["fc1.1.weight"]
     assert plot.isVisible() and items.data is not None
     assert "n_signal" in view.title("fc1.1.weight")
+
+
+def test_a_value_axis_keeps_its_width_when_longer_labels_appear(qtbot) -> None:
+    widget = pg.PlotWidget(axisItems=theme.value_axes())
+    qtbot.addWidget(widget)
+    widget.resize(500, 300)
+    widget.show()
+    plot = widget.getPlotItem()
+    plot.setYRange(0.0, 1.0, padding=0)
+    qtbot.waitExposed(widget)
+    axis = plot.getAxis("left")
+    width = axis.width()
+    plot.setYRange(0.0, 20_000.0, padding=0)
+    widget.grab()
+    qtbot.wait(1)
+    assert axis.width() == width
+    assert width >= axis.label.boundingRect().height()
