@@ -99,6 +99,8 @@ class ValueAxis(pg.AxisItem):
     With ``nonnegative`` no tick is drawn below zero (the spike rug's band of a spectrum).
     Label room is fixed from the start: a horizontal axis keeps the labels' height, a vertical
     one room for :data:`LABEL_CHARS` digits, so that new labels never re-lay a streaming plot.
+    Ticks come in two levels: pyqtgraph's third, 30-45 faint ticks on a linear axis, made each
+    re-range's tick layout three times dearer (2.8 ms against 0.9 on the accuracy axis).
     """
 
     MAJOR, MINOR = 1.0, 0.1
@@ -108,6 +110,7 @@ class ValueAxis(pg.AxisItem):
         super().__init__(orientation, **kwargs)
         self.nonnegative = nonnegative
         self.blank = False
+        self.setStyle(maxTickLevel=1, maxTextLevel=1)
         font = self.style["tickFont"] or self.font()
         if orientation in ("top", "bottom"):  # the labels' room, reserved before any is drawn
             self.setStyle(autoReduceTextSpace=False)
