@@ -28,6 +28,8 @@ TITLE_HEIGHT = 40
 TITLE_PT = 9
 NAME = "{name}"
 NICE = (1.0, 2.0, 5.0)
+LIVE_COLUMNS = 3
+"""A live grid (training) keeps at least this many columns."""
 TICK_GAP = 8
 TICK_GAP_UP = 20
 OVERHANG = 10
@@ -265,29 +267,50 @@ class MultiplesView(QWidget):
         while len(self._pool) < count:
             self._pool.append(self._new_cell())
 
-    def _rebuild(self, names: tuple[str, ...]) -> None:
-        """Lay out one plot per layer (only when the set of layers changed), reusing plots.
+    def _shape(self, count: int) -> tuple[int, int]:
+        """Columns and plot slots of a grid for ``count`` layers: a live grid keeps at least
+        :data:`LIVE_COLUMNS` columns and fills whole rows with hidden plots that hold their
+        place, so a cut that factorises a layer only shows one more plot."""
+        if not self.live:
+            return columns_for(count), count
+        cols = max(LIVE_COLUMNS, columns_for(count))
+        return cols, math.ceil(count / cols) * cols
 
-        A plot already in the right grid cell stays there (moving plots re-lays the canvas).
-        A live grid keeps at least three columns and fills whole rows with hidden plots that
-        hold their place, so a cut that factorises a layer only shows one more plot.
-        """
+    def _place(self, cols: int, slots: int) -> None:
+        """Put the first ``slots`` plots at their grid cells, moving only those in another
+        place (moving plots re-lays the canvas)."""
         layout = self.canvas.ci
-        cols = max(3, columns_for(len(names))) if self.live else columns_for(len(names))
-        slots = math.ceil(len(names) / cols) * cols if self.live else len(names)
         self.prepare(slots)
         places = {index: (index // cols, index % cols) for index in range(slots)}
         for index, (plot, _) in enumerate(self._pool):
             now = layout.items.get(plot)
             if now is not None and (index not in places or now != [places[index]]):
                 layout.removeItem(plot)
+        for index in range(slots):
+            plot = self._pool[index][0]
+            if plot not in layout.items:
+                layout.addItem(plot, *places[index])
+
+    def place_ahead(self, count: int) -> None:
+        """Lay out, hidden, the plots of a grid for ``count`` layers while none is shown yet:
+        adding plots to the layout is the dearest part of a new grid (14 ms for three), so a
+        live grid does it before its run streams, and its first spectra only fill plots in."""
+        if self._names:
+            return
+        cols, slots = self._shape(count)
+        self._place(cols, slots)
+        for plot, _ in self._pool[:slots]:
+            plot.setVisible(False)
+
+    def _rebuild(self, names: tuple[str, ...]) -> None:
+        """Lay out one plot per layer (only when the set of layers changed), reusing plots."""
+        cols, slots = self._shape(len(names))
+        self._place(cols, slots)
         self.cells = {}
         self._framed = None
         for index in range(slots):
             plot, items = self._pool[index]
             plot.vb.setBorder(None)
-            if plot not in layout.items:
-                layout.addItem(plot, *places[index])
             plot.setVisible(index < len(names))
             if index < len(names):
                 self.cells[names[index]] = (plot, items)

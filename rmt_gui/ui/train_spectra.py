@@ -17,7 +17,7 @@ from rmt_gui.state.plot_data import PlotOptions
 from rmt_gui.state.training import RunState
 from rmt_gui.ui import theme
 from rmt_gui.ui.live_label import LiveLabel
-from rmt_gui.ui.multiples_view import MultiplesView
+from rmt_gui.ui.multiples_view import LIVE_COLUMNS, MultiplesView
 from rmt_gui.ui.prune_panel import show_choice_tip
 from rmt_gui.ui.spectrum_items import CUTOFF_NAMES
 from rmt_gui.ui.spectrum_view import SpectrumView, save_plot_dialog
@@ -66,6 +66,7 @@ class TrainSpectra(QWidget):
         self.multiples = MultiplesView(options, live=True)
         self.multiples.hint.hide()
         self.multiples.prepare(PREPARED_CELLS)
+        self.multiples.place_ahead(LIVE_COLUMNS)
         header = QHBoxLayout()
         for text, box in (("Spectra of", self.run_box), ("layer", self.layer_box)):
             label = QLabel(text)

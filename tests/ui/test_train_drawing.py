@@ -99,3 +99,20 @@ def test_a_value_axis_keeps_its_width_when_longer_labels_appear(qtbot) -> None:
     qtbot.wait(1)
     assert axis.width() == width
     assert width >= axis.label.boundingRect().height()
+
+
+def test_a_grid_laid_out_ahead_only_fills_its_plots_in(qtbot, monkeypatch) -> None:
+    view = MultiplesView(PlotOptions(), live=True)
+    qtbot.addWidget(view)
+    view.place_ahead(2)
+    placed = [plot for plot, _ in view._pool if plot in view.canvas.ci.items]
+    assert len(placed) == 3 and not any(plot.isVisible() for plot in placed)
+    added = []
+    monkeypatch.setattr(view.canvas.ci, "addItem", lambda *a, **k: added.append(a))
+    view.setVisible(True)
+    after = {r.name: r for r in spectra(6, AFTER).reports}
+    view.set_reports([layer.layer for layer in AFTER], after)
+    assert added == []
+    assert all(plot.isVisible() for plot, _ in view.cells.values())
+    view.place_ahead(6)  # a grid is shown: laying out ahead would move its plots
+    assert added == []
