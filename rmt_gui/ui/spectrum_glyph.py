@@ -47,10 +47,12 @@ def finite_bounds(values: NDArray[np.float64]) -> tuple[float, float] | None:
 
 
 class _PartToggle:
-    """A legend key's ``setVisible`` (its legend entry was clicked) also shows or hides its part."""
+    """A legend key for one part of a glyph: its ``setVisible`` (its legend entry was clicked)
+    also shows or hides that part."""
 
-    glyph: SpectrumGlyph
-    part: str
+    def __init__(self, glyph: SpectrumGlyph, part: str, **opts: object) -> None:
+        super().__init__(**opts)  # type: ignore[call-arg]
+        self.glyph, self.part = glyph, part
 
     def setVisible(self, visible: bool) -> None:
         super().setVisible(visible)  # type: ignore[misc]
@@ -60,17 +62,9 @@ class _PartToggle:
 class _LineKey(_PartToggle, pg.PlotDataItem):
     """The legend sample of the histogram (a filled corner) or the curve (a line)."""
 
-    def __init__(self, glyph: SpectrumGlyph, part: str, **opts: object) -> None:
-        super().__init__(**opts)
-        self.glyph, self.part = glyph, part
-
 
 class _SpikeKey(_PartToggle, pg.ScatterPlotItem):
     """The legend sample of the spike rug (a tick)."""
-
-    def __init__(self, glyph: SpectrumGlyph, **opts: object) -> None:
-        super().__init__(**opts)
-        self.glyph, self.part = glyph, "spikes"
 
 
 class SpectrumGlyph(pg.GraphicsObject):
@@ -91,7 +85,7 @@ class SpectrumGlyph(pg.GraphicsObject):
             "histogram": _LineKey(self, "histogram", pen=self.hist_pen, fillLevel=0,
                                   fillBrush=self.hist_brush),
             "curve": _LineKey(self, "curve", pen=self.curve_pen),
-            "spikes": _SpikeKey(self, symbol="|", size=marker_size, brush=None,
+            "spikes": _SpikeKey(self, "spikes", symbol="|", size=marker_size, brush=None,
                                 pen=theme.pen(theme.SPIKE, 2)),
         }  # fmt: skip
         self._hist = (EMPTY, EMPTY)
@@ -116,13 +110,13 @@ class SpectrumGlyph(pg.GraphicsObject):
         spikes' positions, the rug's ticks centred at height ``rug_y``."""
         if edges.size != density.size + 1 and density.size:
             raise ValueError(f"{edges.size} bin edges for {density.size} bins")
+        self.prepareGeometryChange()  # while boundingRect still gives the old area
         self._hist, self._curve = (edges, density), (curve_x, curve_y)
         self._spikes = (spikes, rug_y)
         self._outline = step_outline(edges, density)
         self._curve_path = pg.arrayToQPath(curve_x, curve_y, connect="finite")
         self._rug = (0.0, QPainterPath())
         self._bounds = self._data_rect()
-        self.prepareGeometryChange()
         self._rect = None
         self.update()
 
