@@ -263,34 +263,6 @@ class _Feeder:
                 return
 
 
-class EventReader:
-    """Receives and unpickles a child's messages on a thread of its own, into :attr:`inbox`.
-
-    A message can be a whole model (64 MB for one 4096x4096 layer): reading it on the polling
-    thread stalled the app's UI for 300 ms. The reader owns the pipe's read end and closes it
-    at the child's EOF, after putting :data:`CLOSED`; closing it from another thread while a
-    read is blocked could let the read take a later pipe that reuses the descriptor.
-    """
-
-    CLOSED = object()
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="rmt-gui-reader", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while True:
-                self.inbox.put(pickle.loads(self._connection.recv_bytes()))
-        except (EOFError, OSError):
-            pass
-        finally:
-            self.inbox.put(self.CLOSED)
-            self._connection.close()
-
-
 def run_job(
     number: int,
     spec: JobSpec,
@@ -389,7 +361,7 @@ class ProcessWorker:
         self.pause_gate = PauseGate(self.cancel_token, self._running_event)
         self._child: Any = None
         self._requests: Connection | None = None
-        self._events: EventReader | None = None
+        self._events: Connection | None = None
         self._local: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._number = 0
         self._job: int | None = None
@@ -443,7 +415,7 @@ class ProcessWorker:
         child.start()
         requests_out.close()
         events_in.close()
-        self._child, self._requests, self._events = child, requests_in, EventReader(events_out)
+        self._child, self._requests, self._events = child, requests_in, events_out
         return requests_in
 
     def cancel(self) -> None:
@@ -476,20 +448,20 @@ class ProcessWorker:
                 return self._local.get_nowait()
             except queue.Empty:
                 return None
-        if self._events is None:
-            return None
+        events = self._events
         try:
-            message = self._events.inbox.get_nowait()
-        except queue.Empty:
-            return None
-        if message is EventReader.CLOSED:
+            if events is None or not events.poll():
+                return None
+            return pickle.loads(events.recv_bytes())
+        except (EOFError, OSError):
             self._close_events()
             return None
-        return message
 
     def _close_events(self) -> None:
-        """Stop reading the child's messages (its reader closes the pipe at the child's EOF)."""
-        self._events = None
+        """Close the event pipe's read end, once."""
+        if self._events is not None:
+            self._events.close()
+            self._events = None
 
     def _check_child(self) -> list[JobEnded]:
         """End a job whose child died, and force one that ignored its cancel for too long."""
