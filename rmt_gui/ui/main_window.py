@@ -40,9 +40,9 @@ from rmt_gui.ui.document_view import DocumentView
 from rmt_gui.ui.empty_state import EmptyState
 from rmt_gui.ui.settings import AppSettings
 from rmt_gui.ui.train_host import TrainHost
+from rmt_gui.ui.trust_questions import TrustQuestions
 
 if TYPE_CHECKING:
-    from rmt_gui.jobs.analysis_job import NeedsTrust
     from rmt_gui.ui.compare_view import CompareView
     from rmt_gui.ui.replay_view import ReplayView
 
@@ -55,8 +55,6 @@ class StatusOwner(Protocol):
     def post_status(self, text: str, error: bool = False) -> None: ...
 
 
-TRUST_SETTLE_MS = 250
-"""How long the first trust question of a burst waits for others (files opened together)."""
 SHORTCUTS = (
     ("Open", "Ctrl+O"), ("Export model", "Ctrl+E"), ("Export report", "Ctrl+Shift+E"),
     ("Save plot image", "Ctrl+Shift+S"), ("Undo / redo", "Ctrl+Z / Ctrl+Shift+Z"),
@@ -81,13 +79,10 @@ class MainWindow(QMainWindow):
         self.opener = QTimer(self)
         self.opener.setSingleShot(True)
         self.opener.timeout.connect(self._open_next)
-        self.trust_queue: list[tuple[DocumentView, NeedsTrust]] = []
-        self.trust_box: QMessageBox | None = None
-        self.trust_settle = QTimer(self)
-        self.trust_settle.setSingleShot(True)
-        self.trust_settle.setInterval(TRUST_SETTLE_MS)
-        self.trust_settle.timeout.connect(self._ask_next_trust)
         self.workspace = Workspace()
+        self.trust_questions = TrustQuestions(
+            self, self.views, self.workspace.post_status, self.show_current_status
+        )
         self.workspace.status_changed.connect(lambda _status: self._workspace_status())
         self.workspace.document_added.connect(self._subscribe)
         self.training = TrainHost(self)
@@ -339,6 +334,7 @@ class MainWindow(QMainWindow):
         ``focus=False`` opens in the background (a finished training run, while the Train tab
         stays in front).
         """
+        opened = []
         for given in paths:
             path = Path(given).expanduser()
             if is_run_folder(path):
@@ -351,7 +347,8 @@ class MainWindow(QMainWindow):
                 if existing.failure:
                     existing.start()
                 continue
-            self._open_one(path, trust, focus)
+            opened.append(self._open_one(path, trust, focus))
+        self.trust_questions.opened_together(opened)
 
     def _open_one(self, path: Path, trust: bool, focus: bool = True) -> DocumentView:
         view = DocumentView(path, self.settings.view(), self.data, self.workspace, trust=trust)
@@ -362,7 +359,7 @@ class MainWindow(QMainWindow):
         view.opening.connect(lambda text: self._opening(view, text))
         view.opened.connect(self._opened)
         view.openFailed.connect(lambda _path, _line: self._open_failed(view))
-        view.trustNeeded.connect(self._trust_needed)
+        view.trustNeeded.connect(lambda needs: self.trust_questions.need(view, needs))
         self.tabs.addTab(view, path.name)
         if focus:
             self.tabs.setCurrentWidget(view)
@@ -375,6 +372,7 @@ class MainWindow(QMainWindow):
             self.settings.add_recent(path)
         self._refresh_recent()
         self.update_actions()
+        self.trust_questions.ask_next()
 
     def _subscribe(self, doc: Document) -> None:
         """Follow a newly opened document: its messages, progress, state and unsaved mark."""
@@ -451,6 +449,7 @@ class MainWindow(QMainWindow):
         self.tabs.removeTab(self.tabs.indexOf(view))
         view.deleteLater()
         self.update_actions()
+        self.trust_questions.forget(view)
 
     def _show_failure(self, view: DocumentView) -> None:
         """The status bar of a tab whose file could not be opened: its own reason, in red."""
@@ -465,49 +464,7 @@ class MainWindow(QMainWindow):
         self.update_actions()
         if self.tabs.currentWidget() is view:
             self.show_current_status()
-
-    def _trust_needed(self, needs: NeedsTrust) -> None:
-        """A file holds a pickled object: ask about it once the questions before it are
-        answered (one dialog at a time), after ``TRUST_SETTLE_MS`` without a new question, so
-        that files opened together are asked about in their tabs' order, not their workers'."""
-        view = self.sender()
-        if not isinstance(view, DocumentView):
-            return
-        self.trust_queue.append((view, needs))
-        self.trust_settle.start()
-
-    def _ask_next_trust(self) -> None:
-        """Show the waiting trust question of the leftmost tab, unless one is open (questions
-        of closed tabs are dropped)."""
-        queue = self.trust_queue = [(v, n) for v, n in self.trust_queue if v in self.views()]
-        if self.trust_box is None and queue:
-            first = min(range(len(queue)), key=lambda i: self.tabs.indexOf(queue[i][0]))
-            view, needs = queue.pop(first)
-            self.workspace.post_status(
-                f"{needs.path}: holds a pickled object; waiting for your decision", True
-            )
-            box = dialogs.ask_trust(self, needs.path, lambda v=view: self._trusted(v), needs.names)
-            box.finished.connect(lambda _result, v=view, b=box: self._trust_answered(v, b))
-            self.trust_box = box
-
-    def _trusted(self, view: DocumentView) -> None:
-        """The user trusts the file of ``view``: open it again, unpickled in its worker."""
-        if view in self.views():
-            view.open_trusted()
-
-    def _trust_answered(self, view: DocumentView, box: QMessageBox) -> None:
-        """The trust question was answered: the wait is over (the file opens, or its tab says it
-        was not opened); ask the next question."""
-        role = box.buttonRole(box.clickedButton()) if box.clickedButton() else None
-        self.trust_box = None
-        if role != QMessageBox.ButtonRole.AcceptRole:
-            self.workspace.post_status("")
-            if view in self.views():
-                view.fail(f"{view.path.name} was not opened: its code was not trusted")
-        else:
-            self.workspace.post_status(f"Opening {view.path.name}, its code trusted")
-        self.show_current_status()
-        self._ask_next_trust()
+        self.trust_questions.ask_next()
 
     def close_tab(self, index: int) -> None:
         """Close a tab, asking first if it has unsaved pruning or a training run."""

@@ -13,6 +13,7 @@ import pytest
 import torch
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from rmt_gui.jobs.analysis_job import NeedsTrust
 from rmt_gui.ui.main_window import MainWindow
 from tests.helpers.app_window import WAIT_MS, message_box, open_and_wait, wait_ready
 from tests.helpers.model_files import PlainNet
@@ -97,4 +98,25 @@ def test_trust_questions_come_one_at_a_time(qtbot, window, tmp_path, monkeypatch
     qtbot.waitUntil(lambda: opened.document is not None, timeout=WAIT_MS)
     wait_ready(qtbot, opened)
     assert [r.name for r in opened.document.reports()] == ["fc1.weight", "fc2.weight"]
+    assert not trust_boxes()
+
+
+@pytest.mark.slow
+def test_a_later_file_never_asks_before_an_earlier_one_can(qtbot, window, tmp_path) -> None:
+    first, second = tmp_path / "first.pt", tmp_path / "second.pt"
+    for path in (first, second):
+        torch.save(PlainNet(), path)
+    window.open_paths([first, second])
+    later = view_of(window, second)
+    later.trustNeeded.emit(NeedsTrust(second, "holds a pickled object", ("PlainNet",)))
+    qtbot.waitUntil(lambda: bool(trust_boxes()), timeout=WAIT_MS)
+    (box,) = trust_boxes()
+    assert "first.pt" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: any("second.pt" in b.text() for b in trust_boxes()), timeout=WAIT_MS)
+    assert len(trust_boxes()) == 1
+    trust_boxes()[0].button(QMessageBox.StandardButton.Cancel).click()
+    qtbot.waitUntil(lambda: "not trusted" in later.failure, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not later.runner.running("open"), timeout=WAIT_MS)
+    qtbot.wait(100)
     assert not trust_boxes()
