@@ -38,6 +38,7 @@ from rmt_gui.ui.metric_heatmap import MetricHeatmap
 from rmt_gui.ui.multiples_view import MultiplesView
 from rmt_gui.ui.prune_panel import PrunePanel
 from rmt_gui.ui.spectrum_view import SpectrumView
+from rmt_gui.ui.steady_tabs import SteadyTabWidget
 from rmt_gui.ui.sweep_view import SweepView
 from rmt_gui.ui.workers import Runner, preload
 
@@ -118,7 +119,7 @@ class DocumentView(QWidget):
         heaviest and not needed at start-up)."""
         from rmt_gui.ui.compress_view import CompressView
 
-        views = QTabWidget()
+        views = SteadyTabWidget()
         views.addTab(self.spectrum, "Spectrum")
         views.addTab(self.multiples, "All layers")
         views.addTab(self.sweep, "Rank sweep")

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QStackedWidget,
-    QTabWidget,
     QToolButton,
     QWidget,
 )
@@ -39,6 +38,7 @@ from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.document_view import DocumentView
 from rmt_gui.ui.empty_state import EmptyState
 from rmt_gui.ui.settings import AppSettings
+from rmt_gui.ui.steady_tabs import SteadyTabWidget
 from rmt_gui.ui.train_host import TrainHost
 from rmt_gui.ui.trust_questions import TrustQuestions
 
@@ -91,7 +91,7 @@ class MainWindow(QMainWindow):
         self.data.busy.connect(self.show_busy)
         self.setWindowTitle("rmt-gui — RMT spectra and pruning")
         self.setAcceptDrops(True)
-        self.tabs = QTabWidget()
+        self.tabs = SteadyTabWidget()
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
         self.tabs.setDocumentMode(True)

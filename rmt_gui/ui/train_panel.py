@@ -44,7 +44,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -63,6 +62,7 @@ from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.dialogs import show_error
 from rmt_gui.ui.live_label import LiveLabel, deferred_paint
 from rmt_gui.ui.settings import AppSettings
+from rmt_gui.ui.steady_tabs import SteadyTabWidget
 from rmt_gui.ui.train_curves import TrainCurves
 from rmt_gui.ui.train_log import ComparisonTable, PruningLog
 from rmt_gui.ui.train_options import TrainOptions
@@ -211,7 +211,7 @@ class TrainPanel(QWidget):
         column.addWidget(self.progress)
         column.addWidget(self.state_label)
         column.addWidget(self.folder_label)
-        self.bottom = QTabWidget()
+        self.bottom = SteadyTabWidget()
         self.bottom.addTab(self.log, "Pruning log")
         self.bottom.addTab(self.table, "Comparison")
         top = QSplitter(Qt.Orientation.Horizontal)
