@@ -90,6 +90,8 @@ class RunCurves:
             pen=theme.pen(colour, 1.4, Qt.PenStyle.DashLine), symbol="t", name=f"{name} train",
             **symbol,
         )  # fmt: skip
+        for marked in (self.test, self.train):
+            marked.scatter.setData(useCache=False)
         self._shown: tuple[RunState, int, object] | None = None
         self._loss_shown = True
 
