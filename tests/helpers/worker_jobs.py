@@ -25,10 +25,14 @@ def counting(cancel: CancelToken, pause: PauseGate, count: int, delay_s: float) 
 
 
 def environment(cancel: CancelToken, pause: PauseGate, *names: str) -> Iterator[dict]:
-    """Yield the child's view of some environment variables and whether torch is loaded."""
+    """Yield the child's view of some environment variables, whether torch is loaded and the
+    job thread's niceness."""
     import sys
 
-    yield {name: os.environ.get(name) for name in names} | {"torch": "torch" in sys.modules}
+    yield {name: os.environ.get(name) for name in names} | {
+        "torch": "torch" in sys.modules,
+        "niceness": os.getpriority(os.PRIO_PROCESS, 0),
+    }
 
 
 def failing(cancel: CancelToken, pause: PauseGate, message: str) -> Iterator[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import sys
 import time
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ from rmt_gui.errors import RmtGuiError
 from rmt_gui.jobs.process_worker import (
     MEMORY_VARIABLE,
     THREAD_VARIABLES,
+    WORKER_NICENESS,
     JobEnded,
     JobSpec,
     ProcessWorker,
@@ -64,10 +66,11 @@ def test_items_stream_in_order_from_one_reused_child(worker) -> None:
     assert pids == {worker.pid} and worker.pid != os.getpid()
 
 
-def test_the_child_sets_its_threads_and_imports_only_what_the_job_needs(worker) -> None:
+def test_the_child_sets_its_threads_priority_and_imports_only_what_the_job_needs(worker) -> None:
     (seen, ended) = collect(worker, JobSpec(JOBS, "environment", THREAD_VARIABLES))
     assert ended == JobEnded("done")
-    assert seen == dict.fromkeys(THREAD_VARIABLES, "1") | {"torch": False}
+    niceness = WORKER_NICENESS if sys.platform == "linux" else os.getpriority(os.PRIO_PROCESS, 0)
+    assert seen == dict.fromkeys(THREAD_VARIABLES, "1") | {"torch": False, "niceness": niceness}
 
 
 def test_a_job_error_is_one_line_and_the_child_goes_on(worker) -> None:
