@@ -5,11 +5,13 @@ between them (each child pays for its own torch import). A job is named, not pic
 :class:`JobSpec` says which module-level generator function to call with which plain arguments,
 ``function(cancel, pause, *args)``; whatever it yields (immutable events, numpy arrays, bytes,
 never a tensor or module) is pickled back over a pipe by a feeder thread, so a slow reader never
-slows the job. Cancel and pause are shared-memory flags behind the engine's own
-:class:`CancelToken` and :class:`PauseGate`; a job that does not stop within ``grace_s`` of a
-cancel is terminated, then killed. The child caps its address space (``RLIMIT_AS``, by default
-:data:`MEMORY_FRACTION` of the RAM; ``$RMT_GUI_WORKER_MEMORY`` sets it) and sets its thread
-counts before anything imports torch. A child that dies, is killed or runs out of memory ends
+slows the job, and received and unpickled on this side by a reader thread (:class:`EventReader`),
+so that a large message never holds up the thread that polls. Cancel and pause are shared-memory
+flags behind the engine's own :class:`CancelToken` and :class:`PauseGate`; a job that does not
+stop within ``grace_s`` of a cancel is terminated, then killed. The child caps its address
+space (``RLIMIT_AS``, by default :data:`MEMORY_FRACTION` of the RAM; ``$RMT_GUI_WORKER_MEMORY``
+sets it), lowers its priority below the UI's and sets its thread counts before anything imports
+torch. A child that dies, is killed or runs out of memory ends
 its job with one :class:`JobEnded` saying so, never a hang: the parent holds no write end of
 the event pipe, so a death reads as EOF.
 
@@ -263,6 +265,34 @@ class _Feeder:
                 return
 
 
+class EventReader:
+    """Receives and unpickles a child's messages on a thread of its own, into :attr:`inbox`.
+
+    A message can be a whole model (64 MB for one 4096x4096 layer): reading it on the polling
+    thread stalled the app's UI for 300 ms. The reader owns the pipe's read end and closes it
+    at the child's EOF, after putting :data:`CLOSED`; closing it from another thread while a
+    read is blocked could let the read take a later pipe that reuses the descriptor.
+    """
+
+    CLOSED = object()
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="rmt-gui-reader", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self.inbox.put(pickle.loads(self._connection.recv_bytes()))
+        except (EOFError, OSError):
+            pass
+        finally:
+            self.inbox.put(self.CLOSED)
+            self._connection.close()
+
+
 def run_job(
     number: int,
     spec: JobSpec,
@@ -366,7 +396,7 @@ class ProcessWorker:
         self.pause_gate = PauseGate(self.cancel_token, self._running_event)
         self._child: Any = None
         self._requests: Connection | None = None
-        self._events: Connection | None = None
+        self._events: EventReader | None = None
         self._local: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._number = 0
         self._job: int | None = None
@@ -420,7 +450,7 @@ class ProcessWorker:
         child.start()
         requests_out.close()
         events_in.close()
-        self._child, self._requests, self._events = child, requests_in, events_out
+        self._child, self._requests, self._events = child, requests_in, EventReader(events_out)
         return requests_in
 
     def cancel(self) -> None:
@@ -453,20 +483,20 @@ class ProcessWorker:
                 return self._local.get_nowait()
             except queue.Empty:
                 return None
-        events = self._events
+        if self._events is None:
+            return None
         try:
-            if events is None or not events.poll():
-                return None
-            return pickle.loads(events.recv_bytes())
-        except (EOFError, OSError):
+            message = self._events.inbox.get_nowait()
+        except queue.Empty:
+            return None
+        if message is EventReader.CLOSED:
             self._close_events()
             return None
+        return message
 
     def _close_events(self) -> None:
-        """Close the event pipe's read end, once."""
-        if self._events is not None:
-            self._events.close()
-            self._events = None
+        """Stop reading the child's messages (its reader closes the pipe at the child's EOF)."""
+        self._events = None
 
     def _check_child(self) -> list[JobEnded]:
         """End a job whose child died, and force one that ignored its cancel for too long."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -17,6 +19,7 @@ from rmt_gui.jobs.process_worker import (
     MEMORY_VARIABLE,
     THREAD_VARIABLES,
     WORKER_NICENESS,
+    EventReader,
     JobEnded,
     JobSpec,
     ProcessWorker,
@@ -231,3 +234,37 @@ def test_a_released_worker_starts_a_fresh_child(worker) -> None:
     assert worker.pid is None
     second = collect(worker, JobSpec(JOBS, "counting", (1, 0.0)))
     assert first[0]["pid"] != second[0]["pid"] and second[-1] == JobEnded("done")
+
+
+def unpickled_in_thread() -> str:
+    """What a message made by :class:`ThreadProbe` becomes: the unpickling thread's name."""
+    return threading.current_thread().name
+
+
+class ThreadProbe:
+    """A message that records which thread unpickled it."""
+
+    def __reduce__(self) -> tuple:
+        return unpickled_in_thread, ()
+
+
+def drain(reader: EventReader) -> list:
+    """Every message the reader delivers, up to its end (waits for it)."""
+    items = []
+    while (item := reader.inbox.get(timeout=30)) is not EventReader.CLOSED:
+        items.append(item)
+    return items
+
+
+def test_the_reader_unpickles_off_the_polling_thread_in_order_then_closes_the_pipe() -> None:
+    read_end, write_end = multiprocessing.Pipe(duplex=False)
+    reader = EventReader(read_end)
+    big = np.arange(4_000_000, dtype=np.float32)  # 16 MB: a model's layer
+    for message in ((1, "first"), (1, big), (1, ThreadProbe())):
+        write_end.send_bytes(dumps(message))
+    write_end.close()
+    items = drain(reader)
+    assert items[0] == (1, "first")
+    np.testing.assert_array_equal(items[1][1], big)
+    assert items[2] == (1, "rmt-gui-reader")
+    assert read_end.closed
