@@ -3,15 +3,19 @@
 Files opened together (one drop, one ``rmt-gui open a b c``) open in parallel workers, which
 find their pickles in any order. A file's question is therefore asked only once no file opened
 before it in the same call can still ask one (each has opened, failed, been trusted, or asked),
-so the order on screen is the order the user gave, whichever worker was fastest.
+so the order on screen is the order the user gave, whichever worker was fastest. A file still
+reading after :data:`TRUST_WAIT_S` (a large one, which may never ask) no longer holds up the
+questions of the files after it.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from rmt_gui.ui import dialogs
@@ -20,11 +24,15 @@ if TYPE_CHECKING:
     from rmt_gui.jobs.analysis_job import NeedsTrust
     from rmt_gui.ui.document_view import DocumentView
 
+TRUST_WAIT_S = 5.0
+"""The longest a question waits for files opened before it that are still opening."""
+
 
 class TrustQuestions:
     """The waiting trust questions of a window's tabs, and the one on screen.
 
-    ``views`` lists the open tabs; ``post_status`` and ``show_status`` update the status bar.
+    ``views`` lists the open tabs; ``post_status`` and ``show_status`` update the status bar;
+    ``wait_s`` is how long a question waits for the files opened before it.
     """
 
     def __init__(
@@ -33,13 +41,18 @@ class TrustQuestions:
         views: Callable[[], list[DocumentView]],
         post_status: Callable[[str, bool], None],
         show_status: Callable[[], None],
+        wait_s: float = TRUST_WAIT_S,
     ) -> None:
-        self._parent, self._views = parent, views
+        self._parent, self._views, self.wait_s = parent, views, wait_s
         self._post_status, self._show_status = post_status, show_status
         self._bursts = itertools.count()
         self._order: dict[DocumentView, tuple[int, int]] = {}
         self.waiting: list[tuple[DocumentView, NeedsTrust]] = []
         self.asking: tuple[DocumentView, QMessageBox] | None = None
+        self._arrived: dict[DocumentView, float] = {}
+        self._patience = QTimer(parent)
+        self._patience.setSingleShot(True)
+        self._patience.timeout.connect(self.ask_next)
 
     def opened_together(self, views: list[DocumentView]) -> None:
         """Remember that ``views`` were opened by one call, in this order."""
@@ -53,26 +66,31 @@ class TrustQuestions:
             return
         self.waiting = [(v, n) for v, n in self.waiting if v is not view]
         self.waiting.append((view, needs))
+        self._arrived[view] = time.monotonic()
         self.waiting.sort(key=lambda pair: self._order.get(pair[0], (-1, 0)))
         self.ask_next()
 
     def forget(self, view: DocumentView) -> None:
         """``view``'s tab is closing: drop its question; the next one may now be asked."""
         self._order.pop(view, None)
+        self._arrived.pop(view, None)
         self.waiting = [(v, n) for v, n in self.waiting if v is not view]
         self.ask_next()
 
     def ask_next(self) -> None:
         """Show the first waiting question, unless one is on screen or a file opened before
-        it (in the same call) may still ask one."""
+        it (in the same call) may still ask one and the question has not waited ``wait_s``."""
         views = self._views()
         self.waiting = [(v, n) for v, n in self.waiting if v in views]
         if self.asking is not None or not self.waiting:
             return
         view, needs = self.waiting[0]
-        if any(self._may_still_ask(other) for other in self._opened_before(view, views)):
+        left = self._arrived.get(view, 0.0) + self.wait_s - time.monotonic()
+        if left > 0 and any(self._may_still_ask(v) for v in self._opened_before(view, views)):
+            self._patience.start(max(1, int(1000 * left)))
             return
         self.waiting.pop(0)
+        self._arrived.pop(view, None)
         self._post_status(f"{needs.path}: holds a pickled object; waiting for your decision", True)
         box = dialogs.ask_trust(self._parent, needs.path, lambda: self._trusted(view), needs.names)
         box.finished.connect(lambda _result: self._answered(view, box))

@@ -106,6 +106,7 @@ def test_a_later_file_never_asks_before_an_earlier_one_can(qtbot, window, tmp_pa
     first, second = tmp_path / "first.pt", tmp_path / "second.pt"
     for path in (first, second):
         torch.save(PlainNet(), path)
+    window.trust_questions.wait_s = 60.0  # the test's workers may start slowly
     window.open_paths([first, second])
     later = view_of(window, second)
     later.trustNeeded.emit(NeedsTrust(second, "holds a pickled object", ("PlainNet",)))
