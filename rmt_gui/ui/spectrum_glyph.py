@@ -164,17 +164,35 @@ class SpectrumGlyph(pg.GraphicsObject):
         return QRectF(x0, y0, x1 - x0, y1 - y0)
 
     def boundingRect(self) -> QRectF:
-        """The data's rectangle, widened by the widest pen and half a tick (in pixels)."""
+        """The data's rectangle, widened by the widest pen and half a tick (in pixels), and cut
+        to the view: an update then repaints the plot's inside only, never its axes (the view
+        clips its items anyway; :meth:`dataBounds` still gives the whole data)."""
         if self._rect is None:
-            pad = 0.5 * max(self.marker_size, CURVE_WIDTH) + 1.0
+            pad = self.pixelPadding()
             px, py = self.pixelVectors()
             if px is None or py is None:
-                self._rect = QRectF(self._bounds)
+                rect = QRectF(self._bounds)
             else:
                 dx = pad * (abs(px.x()) + abs(py.x()))
                 dy = pad * (abs(px.y()) + abs(py.y()))
-                self._rect = self._bounds.adjusted(-dx, -dy, dx, dy)
+                rect = self._bounds.adjusted(-dx, -dy, dx, dy)
+            view = self.getViewBox()
+            shown = self.mapRectFromView(view.viewRect()) if isinstance(view, pg.ViewBox) else None
+            self._rect = rect if shown is None else rect.intersected(shown)
         return self._rect
+
+    def dataBounds(
+        self, axis: int, frac: float = 1.0, orthoRange: object = None
+    ) -> tuple[float, float] | None:
+        """The data's extent along ``axis`` (0: x, 1: y), for a view's auto-range."""
+        if self._bounds.isNull():
+            return None
+        bounds = self._bounds
+        return (bounds.left(), bounds.right()) if axis == 0 else (bounds.top(), bounds.bottom())
+
+    def pixelPadding(self) -> float:
+        """Pixels drawn beyond the data: half the widest pen or tick."""
+        return 0.5 * max(self.marker_size, CURVE_WIDTH) + 1.0
 
     def viewTransformChanged(self) -> None:
         """A zoom changes how many data units a pixel of padding is."""

@@ -138,3 +138,18 @@ def test_the_line_names_are_placed_once_per_update(qtbot, monkeypatch) -> None:
     items.update(spectrum_data(-2.0, -0.5, 5.0))
     assert len(calls) == 2
     assert items.tags.items[0].isVisible()
+
+
+def test_an_update_repaints_inside_the_view_only_and_auto_range_sees_all_data(qtbot) -> None:
+    glyph = full_glyph()
+    widget, _ = painted(qtbot, glyph)
+    view = widget.getPlotItem().vb
+    widget.setRange(xRange=(1.0, 3.0), yRange=(0.5, 2.0), padding=0)
+    glyph.set_data(EDGES, DENSITY * 2, CURVE_X, CURVE_Y, SPIKES, RUG_Y)
+    shown = glyph.mapRectFromView(view.viewRect())
+    rect = glyph.boundingRect()
+    assert shown.contains(rect) and rect.width() > 0
+    assert glyph.dataBounds(0) == (0.0, 8.0) and glyph.dataBounds(1) == (RUG_Y, 6.0)
+    view.autoRange(padding=0)
+    (x0, x1), (y0, y1) = view.viewRange()
+    assert x0 <= 0.0 and x1 >= 8.0 and y0 <= RUG_Y and y1 >= 6.0
