@@ -98,7 +98,9 @@ def test_drop_several_files_opens_tabs_and_overlay(qtbot, window, model_files) -
     x, _ = view.spectrum.overlay.getData()
     assert x is not None and len(x) == effective_bins(48, view.spectrum.options.bins) + 1
     assert view.spectrum.overlay_report is other
-    assert [p.name for p in window.settings.recent_files()][:2] == ["other.pt", "small.pt"]
+    qtbot.waitUntil(
+        lambda: [p.name for p in window.settings.recent_files()][:2] == ["other.pt", "small.pt"]
+    )
     drop(window, [model_files["small"]])
     assert window.tabs.count() == 2
 
@@ -166,7 +168,19 @@ def test_empty_state_and_recent_list(qtbot, window, model_files) -> None:
     assert window.stack.currentWidget() is window.empty
     open_and_wait(qtbot, window, model_files["small"])
     assert window.stack.currentWidget() is window.tabs
-    assert window.recent_menu.actions()[0].text() == str(model_files["small"].resolve())
+    first = str(model_files["small"].resolve())
+    qtbot.waitUntil(lambda: bool(window.recent_menu.actions()))
+    assert window.recent_menu.actions()[0].text() == first
     window.close_tab(0)
     assert window.stack.currentWidget() is window.empty
     assert window.empty.recent.count() == 1
+
+
+def test_a_file_opened_just_before_closing_still_joins_the_recent_files(
+    qtbot, window, model_files
+) -> None:
+    window.recent_timer.setInterval(60_000)  # the delayed write has not happened yet
+    open_and_wait(qtbot, window, model_files["small"])
+    assert window.settings.recent_files() == []
+    window.close()
+    assert window.settings.recent_files() == [model_files["small"].resolve()]
