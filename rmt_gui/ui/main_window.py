@@ -34,6 +34,7 @@ from rmt_gui.state.settings_schema import ViewSettings
 from rmt_gui.state.tab_titles import is_run_folder, is_run_model, tab_title
 from rmt_gui.state.workspace import Workspace
 from rmt_gui.ui import dialogs, theme
+from rmt_gui.ui.collector import settle_new_objects
 from rmt_gui.ui.data_source import DataSource
 from rmt_gui.ui.document_view import DocumentView
 from rmt_gui.ui.empty_state import EmptyState
@@ -356,6 +357,8 @@ class MainWindow(QMainWindow):
                 continue
             opened.append(self._open_one(path, trust, focus))
         self.trust_questions.opened_together(opened)
+        if opened:
+            settle_new_objects()
 
     def _open_one(self, path: Path, trust: bool, focus: bool = True) -> DocumentView:
         view = DocumentView(path, self.settings.view(), self.data, self.workspace, trust=trust)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QMenu
 
 from rmt_gui.state.events import Status
 from rmt_gui.ui import dialogs
+from rmt_gui.ui.collector import settle_new_objects
 
 if TYPE_CHECKING:
     from rmt_gui.ui.main_window import MainWindow
@@ -69,6 +70,7 @@ class TrainHost(QObject):
             self.panel = panel
             window.workspace.add_training(panel)
             window.tabs.insertTab(0, panel, "Train")
+            settle_new_objects()
         window.tabs.setCurrentWidget(self.panel)
         window.update_actions()
         return self.panel

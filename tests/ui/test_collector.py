@@ -68,3 +68,17 @@ def test_a_burst_of_imports_is_frozen_not_walked(qtbot, monkeypatch) -> None:
     gc.unfreeze()
     collector.check()
     assert gc.get_freeze_count() == 0
+
+
+def young_objects() -> int:
+    """Objects the next young collection would walk."""
+    return len(gc.get_objects(generation=0)) + len(gc.get_objects(generation=1))
+
+
+def test_a_new_train_tab_or_file_tab_leaves_the_young_generations(
+    qtbot, window, model_files
+) -> None:
+    window.training.show()
+    assert young_objects() < 1_000
+    window.open_paths([model_files["small"]])
+    assert young_objects() < 1_000
