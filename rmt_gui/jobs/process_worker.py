@@ -11,9 +11,9 @@ flags behind the engine's own :class:`CancelToken` and :class:`PauseGate`; a job
 stop within ``grace_s`` of a cancel is terminated, then killed. The child caps its address
 space (``RLIMIT_AS``, by default :data:`MEMORY_FRACTION` of the RAM; ``$RMT_GUI_WORKER_MEMORY``
 sets it), lowers its priority below the UI's and sets its thread counts before anything imports
-torch. A child that dies, is killed or runs out of memory ends
-its job with one :class:`JobEnded` saying so, never a hang: the parent holds no write end of
-the event pipe, so a death reads as EOF.
+torch. A child that dies, is killed or runs out of memory ends its job with one
+:class:`JobEnded` saying so, never a hang: the parent holds no write end of the event pipe, so
+a death reads as EOF.
 
 With ``in_process=False`` the same jobs run in a thread of this process (for tests that patch
 the engine, and for debugging); everything else is the same.

@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setText("Cancel")
         self.cancel_button.hide()
         self.cancel_button.clicked.connect(self.cancel_background)
-        self.recent: list[Path] = []
+        self.recent_pending: list[Path] = []
         self.recent_timer = QTimer(self)
         self.recent_timer.setSingleShot(True)
         self.recent_timer.setInterval(RECENT_DELAY_MS)
@@ -382,14 +382,14 @@ class MainWindow(QMainWindow):
         files. Writing the settings file is disk I/O on this thread (21 ms measured), which
         would otherwise add to the frame that shows the new tab."""
         if not is_run_model(path):
-            self.recent.append(path)
+            self.recent_pending.append(path)
             self.recent_timer.start()
         self.update_actions()
         self.trust_questions.ask_next()
 
     def _remember_recent(self) -> None:
         """Put the files opened since the last call first in the recent files, in order."""
-        opened, self.recent = self.recent, []
+        opened, self.recent_pending = self.recent_pending, []
         for path in opened:
             self.settings.add_recent(path)
         if opened:

@@ -47,9 +47,8 @@ class TrustQuestions:
         self._post_status, self._show_status = post_status, show_status
         self._bursts = itertools.count()
         self._order: dict[DocumentView, tuple[int, int]] = {}
-        self.waiting: list[tuple[DocumentView, NeedsTrust]] = []
+        self.waiting: list[tuple[DocumentView, NeedsTrust, float]] = []
         self.asking: tuple[DocumentView, QMessageBox] | None = None
-        self._arrived: dict[DocumentView, float] = {}
         self._patience = QTimer(parent)
         self._patience.setSingleShot(True)
         self._patience.timeout.connect(self.ask_next)
@@ -60,37 +59,38 @@ class TrustQuestions:
         self._order.update({view: (burst, index) for index, view in enumerate(views)})
 
     def need(self, view: DocumentView, needs: NeedsTrust) -> None:
-        """``view``'s file holds a pickled object: queue its question (a repeat replaces it; a
-        late one from a tab that has failed since is dropped)."""
+        """``view``'s file holds a pickled object: queue its question with the time it came (a
+        repeat replaces it; a late one from a tab that has failed since is dropped)."""
         if view.failure:
             return
-        self.waiting = [(v, n) for v, n in self.waiting if v is not view]
-        self.waiting.append((view, needs))
-        self._arrived[view] = time.monotonic()
+        self._drop(view)
+        self.waiting.append((view, needs, time.monotonic()))
         self.waiting.sort(key=lambda pair: self._order.get(pair[0], (-1, 0)))
         self.ask_next()
 
     def forget(self, view: DocumentView) -> None:
         """``view``'s tab is closing: drop its question; the next one may now be asked."""
         self._order.pop(view, None)
-        self._arrived.pop(view, None)
-        self.waiting = [(v, n) for v, n in self.waiting if v is not view]
+        self._drop(view)
         self.ask_next()
+
+    def _drop(self, view: DocumentView) -> None:
+        """Take ``view``'s waiting question off the queue, if it has one."""
+        self.waiting = [question for question in self.waiting if question[0] is not view]
 
     def ask_next(self) -> None:
         """Show the first waiting question, unless one is on screen or a file opened before
         it (in the same call) may still ask one and the question has not waited ``wait_s``."""
         views = self._views()
-        self.waiting = [(v, n) for v, n in self.waiting if v in views]
+        self.waiting = [question for question in self.waiting if question[0] in views]
         if self.asking is not None or not self.waiting:
             return
-        view, needs = self.waiting[0]
-        left = self._arrived.get(view, 0.0) + self.wait_s - time.monotonic()
+        view, needs, arrived = self.waiting[0]
+        left = arrived + self.wait_s - time.monotonic()
         if left > 0 and any(self._may_still_ask(v) for v in self._opened_before(view, views)):
             self._patience.start(max(1, int(1000 * left)))
             return
         self.waiting.pop(0)
-        self._arrived.pop(view, None)
         self._post_status(f"{needs.path}: holds a pickled object; waiting for your decision", True)
         box = dialogs.ask_trust(self._parent, needs.path, lambda: self._trusted(view), needs.names)
         box.finished.connect(lambda _result: self._answered(view, box))
@@ -107,7 +107,7 @@ class TrustQuestions:
     def _may_still_ask(self, view: DocumentView) -> bool:
         """Whether ``view`` is still opening, untrusted, and has not asked yet."""
         asked = self.asking is not None and self.asking[0] is view
-        queued = any(v is view for v, _ in self.waiting)
+        queued = any(question[0] is view for question in self.waiting)
         return (
             view.document is None and not view.failure and not view.trust and not (asked or queued)
         )
