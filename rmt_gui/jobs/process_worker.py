@@ -163,6 +163,18 @@ def lower_thread_priority() -> None:
         return
 
 
+def lower_child_priority(pid: int) -> None:
+    """Nice a child process just spawned (Linux: its main thread, which every thread it starts
+    inherits), from the parent: its start-up, the interpreter and the imports before
+    :func:`serve` runs (seconds of CPU with torch), then yields to the UI thread as well."""
+    if sys.platform != "linux":
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, WORKER_NICENESS)
+    except OSError:
+        return
+
+
 def idle_thread_priority() -> None:
     """Let the calling helper thread run only on a core no other thread wants (Linux
     ``SCHED_IDLE``; elsewhere the niceness of :func:`lower_thread_priority`).
@@ -448,6 +460,8 @@ class ProcessWorker:
             daemon=True,
         )  # fmt: skip
         child.start()
+        if child.pid is not None:
+            lower_child_priority(child.pid)
         requests_out.close()
         events_in.close()
         self._child, self._requests, self._events = child, requests_in, EventReader(events_out)

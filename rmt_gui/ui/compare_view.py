@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget
@@ -18,6 +17,7 @@ from rmt_gui.spectral.histogram import histogram, spectrum_values
 from rmt_gui.state.compare_table import DeltaCell, delta_headers, delta_rows
 from rmt_gui.state.plot_data import effective_bins
 from rmt_gui.ui import theme
+from rmt_gui.ui.plot_menus import plot_widget
 from rmt_gui.ui.workers import Runner
 
 SORT_ROLE = Qt.ItemDataRole.UserRole
@@ -92,7 +92,7 @@ class CompareView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().hide()
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
-        self.plot = pg.PlotWidget(axisItems=theme.value_axes())
+        self.plot = plot_widget(axisItems=theme.value_axes())
         theme.style_plot(self.plot.getPlotItem())
         self.plot.getAxis("bottom").setLogMode(True)  # data in log10, labels real values
         theme.show_values(self.plot.getPlotItem(), False)  # blank until a layer is drawn

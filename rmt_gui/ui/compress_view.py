@@ -51,6 +51,7 @@ from rmt_gui.state.compress import METHOD_LABELS, CurveState
 from rmt_gui.state.save_folder import suggested_path
 from rmt_gui.ui import theme
 from rmt_gui.ui.name_elide import NameDelegate
+from rmt_gui.ui.plot_menus import plot_widget
 from rmt_gui.ui.spectrum_view import IMAGE_FILTER, LEGEND_COLUMNS, fit_legend
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ class CompressView(QWidget):
 
     def _build_plot(self) -> None:
         """One series per method, BEMA's star, the selection ring and the original line."""
-        self.plot_widget = pg.PlotWidget(axisItems=theme.value_axes())
+        self.plot_widget = plot_widget(axisItems=theme.value_axes())
         self.plot = self.plot_widget.getPlotItem()
         theme.style_plot(self.plot)
         self.plot.setLabel("bottom", "parameters kept (% of the original)")

@@ -252,9 +252,8 @@ class MultiplesView(QWidget):
         self._stale = False
 
     def _new_cell(self) -> tuple[pg.PlotItem, SpectrumItems]:
-        plot = pg.PlotItem(axisItems=cell_axes())
+        plot = pg.PlotItem(axisItems=cell_axes(), enableMenu=False)
         theme.style_plot(plot, grid=not self.live)
-        plot.setMenuEnabled(False)
         plot.getAxis("left").setWidth(36)
         policy = plot.sizePolicy()
         policy.setRetainSizeWhenHidden(True)

@@ -26,6 +26,7 @@ from rmt_gui.state.layer_metrics import metric_text
 from rmt_gui.state.plot_data import effective_bins
 from rmt_gui.state.replay import ReplayStep, Run
 from rmt_gui.ui import theme
+from rmt_gui.ui.plot_menus import plot_widget
 
 BINS = 60
 CURVE_COLORS = (theme.HIST_LINE, theme.SPIKE, theme.MANUAL, theme.GOOD, theme.MP_CURVE)
@@ -61,7 +62,7 @@ class ReplayView(QWidget):
         self.step_label = QLabel("")
         self.layer_box = QComboBox()
         self.layer_box.addItems(run.layer_names)
-        self.spectrum_plot = pg.PlotWidget(axisItems=theme.value_axes())
+        self.spectrum_plot = plot_widget(axisItems=theme.value_axes())
         self.spectrum_plot.getAxis("bottom").setLogMode(True)  # data in log10, labels real values
         self.hist = self.spectrum_plot.plot(
             [], [], stepMode="center", fillLevel=0, brush=theme.HIST_FILL,
@@ -72,11 +73,11 @@ class ReplayView(QWidget):
         )
         self.spectrum_plot.addItem(self.cutoff)
         self.spectrum_plot.setLabel("bottom", "eigenvalue λ = s²/n (log axis)")
-        self.curve_plot = pg.PlotWidget()
+        self.curve_plot = plot_widget()
         self.curve_plot.addLegend()
         self.curve_plot.setLabel("bottom", "training step")
         self.curve_plot.setLabel("left", "n_signal")
-        self.accuracy_plot = pg.PlotWidget()
+        self.accuracy_plot = plot_widget()
         self.accuracy_plot.setLabel("bottom", "training step")
         self.accuracy_plot.setLabel("left", "test accuracy (%)")
         self.cursors = [pg.InfiniteLine(angle=90, pen=theme.pen(theme.MANUAL, 2))

@@ -83,7 +83,7 @@ class HtmlReportWriter(QObject):
         self.document, self.base, self.options = document, base, options
         self.reports = document.reports()
         self.figures: list[str] = []
-        self.canvas = pg.PlotWidget(axisItems=theme.value_axes())
+        self.canvas = pg.PlotWidget(axisItems=theme.value_axes(), enableMenu=False)
         self.canvas.resize(*FIGURE_SIZE)
         self.plot = self.canvas.getPlotItem()
         theme.style_plot(self.plot)

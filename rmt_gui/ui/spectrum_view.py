@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from rmt_gui.state.plot_data import PlotOptions, SpectrumPlotData, plot_data
 from rmt_gui.ui import theme
 from rmt_gui.ui.live_label import LiveLabel
+from rmt_gui.ui.plot_menus import plot_widget
 from rmt_gui.ui.prune_panel import described_combo
 from rmt_gui.ui.spectrum_items import CUTOFF_NAMES, SIDE_ANCHORS, SpectrumItems
 
@@ -119,7 +120,7 @@ class SpectrumView(QWidget):
         self.hover = QLabel(" ")
         self.hover.setStyleSheet("color: #555;")
         self.hover.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.plot_widget = pg.PlotWidget(axisItems=theme.value_axes())
+        self.plot_widget = plot_widget(axisItems=theme.value_axes())
         self.plot = self.plot_widget.getPlotItem()
         theme.style_plot(self.plot, grid=not live)
         self.overlay = pg.PlotDataItem(

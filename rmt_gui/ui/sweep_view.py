@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from rmt_gui.ui import theme
+from rmt_gui.ui.plot_menus import plot_widget
 from rmt_gui.ui.spectrum_items import SIDE_ANCHORS
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class SweepView(QWidget):
         self.progress = QProgressBar()
         self.progress.setMaximumHeight(16)
         self.progress.hide()
-        self.plot_widget = pg.PlotWidget(axisItems=theme.value_axes())
+        self.plot_widget = plot_widget(axisItems=theme.value_axes())
         self.plot = self.plot_widget.getPlotItem()
         theme.style_plot(self.plot)
         self.plot.setLabel("bottom", "singular values kept (rank)")

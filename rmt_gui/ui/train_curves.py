@@ -166,8 +166,8 @@ class TrainCurves(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = pg.GraphicsLayoutWidget()
-        self.loss = self.canvas.addPlot(row=0, col=0, axisItems=_axes())
-        self.accuracy = self.canvas.addPlot(row=1, col=0, axisItems=_axes())
+        self.loss = self.canvas.addPlot(row=0, col=0, axisItems=_axes(), enableMenu=False)
+        self.accuracy = self.canvas.addPlot(row=1, col=0, axisItems=_axes(), enableMenu=False)
         for plot, title, label in (
             (self.loss, "Mini-batch loss (thin) and its running mean", "loss (log axis)"),
             (self.accuracy, "Accuracy at the end of each epoch", "accuracy (%)"),
@@ -178,7 +178,6 @@ class TrainCurves(QWidget):
             plot.setTitle(f"<span style='font-size:10pt'>{title}</span>")
             plot.setLabel("bottom", "epoch")
             plot.setLabel("left", label)
-            plot.setMenuEnabled(False)
             plot.addLegend(offset=(-8, 8) if plot is self.loss else (-8, -8), labelTextSize="8pt",
                            brush=pg.mkBrush(255, 255, 255, 190))  # fmt: skip
         self.loss.setLogMode(y=True)

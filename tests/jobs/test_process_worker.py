@@ -76,6 +76,18 @@ def test_the_child_sets_its_threads_priority_and_imports_only_what_the_job_needs
     assert seen == dict.fromkeys(THREAD_VARIABLES, "1") | {"torch": False, "niceness": niceness}
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="niceness per thread is Linux's")
+def test_a_new_child_is_niced_from_its_start_not_only_once_it_serves() -> None:
+    """The parent nices the child as it spawns it: read at once, before the child could have
+    imported its way to ``serve`` (it takes well over 50 ms), its niceness is already set."""
+    fresh = ProcessWorker(threads=1, memory_limit=LIMIT)
+    try:
+        fresh.start(JobSpec(JOBS, "counting", (1, 0.0)))
+        assert os.getpriority(os.PRIO_PROCESS, fresh.pid) == WORKER_NICENESS
+    finally:
+        assert fresh.close(WAIT_S)
+
+
 def test_a_job_error_is_one_line_and_the_child_goes_on(worker) -> None:
     items = collect(worker, JobSpec(JOBS, "failing", ("model.pt: broken header",)))
     assert items == [1, JobEnded("failed", "model.pt: broken header")]
