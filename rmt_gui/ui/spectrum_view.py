@@ -315,7 +315,8 @@ class SpectrumView(QWidget):
         x0, x1 = self.plot.viewRange()[0]
         xs, _ = self.overlay.getData()
         if xs is not None and len(xs) and (xs[0] < x0 or xs[-1] > x1):
-            self.plot.setXRange(min(x0, float(xs[0])), max(x1, float(xs[-1])), padding=0)
+            theme.show_range(self.plot, xRange=(min(x0, float(xs[0])), max(x1, float(xs[-1]))),
+                             padding=0)  # fmt: skip
 
     def set_manual_rank(self, rank: int) -> None:
         """Place the manual line so that it keeps ``rank`` values (no ``rankChosen`` emitted)."""

@@ -134,8 +134,8 @@ class SweepView(QWidget):
         theme.show_values(self.plot, bool(x.size))
         if x.size:
             low = 0.0 if self.log else min(0.0, float(x.min()))
-            self.plot.setRange(xRange=(low, max(float(x.max()), 1.0)), yRange=(0, 100),
-                               padding=0.03)  # fmt: skip
+            theme.show_range(self.plot, xRange=(low, max(float(x.max()), 1.0)), yRange=(0, 100),
+                             padding=0.03)  # fmt: skip
 
     def bind(self, document: Document) -> None:
         """Draw ``document``'s sweep of the focused layer; redraw when any of the three changes."""

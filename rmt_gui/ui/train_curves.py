@@ -46,7 +46,7 @@ def frame_y(
     y0, y1 = plot.viewRange()[1]
     if y0 <= lo and hi <= y1 and span >= SNUG * (y1 - y0):
         return
-    plot.setYRange(lo - below * span, hi + above * span, padding=0)
+    theme.show_range(plot, yRange=(lo - below * span, hi + above * span), padding=0)
 
 
 def accuracy_points(run: RunState) -> tuple[np.ndarray, np.ndarray]:
@@ -206,7 +206,7 @@ class TrainCurves(QWidget):
         for plot in (self.loss, self.accuracy):
             theme.show_values(plot, False)
             plot.disableAutoRange()
-            plot.setXRange(0, max(epochs, 1), padding=0.03)
+            theme.show_range(plot, xRange=(0, max(epochs, 1)), padding=0.03)
 
     def show(self, runs: list[RunState]) -> None:
         """Draw both plots (:meth:`show_loss`, then :meth:`show_accuracy`)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 import pytest
+from PySide6.QtCore import QEvent, QObject
 
 from rmt_gui.state.plot_data import PlotOptions
 from rmt_gui.ui import theme
@@ -116,3 +117,47 @@ def test_a_grid_laid_out_ahead_only_fills_its_plots_in(qtbot, monkeypatch) -> No
     assert all(plot.isVisible() for plot, _ in view.cells.values())
     view.place_ahead(6)  # a grid is shown: laying out ahead would move its plots
     assert added == []
+
+
+class PaintCounter(QObject):
+    """Counts the paints of a widget (an event filter on it)."""
+
+    def __init__(self, widget) -> None:
+        super().__init__(widget)
+        self.paints = 0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, _watched, event) -> bool:
+        self.paints += event.type() == QEvent.Type.Paint
+        return False
+
+
+def paints_of(qtbot, view: pg.GraphicsView, change) -> int:
+    """How often ``view`` paints for ``change()`` (once the earlier paints are done)."""
+    qtbot.wait(20)
+    counter = PaintCounter(view.viewport())
+    change()
+    qtbot.waitUntil(lambda: counter.paints > 0)
+    qtbot.wait(50)  # a second paint would follow the first at once
+    return counter.paints
+
+
+def test_a_re_ranged_live_plot_paints_once(qtbot) -> None:
+    """pyqtgraph moves a plot's items to a new range as it starts painting, which marked them
+    dirty again and painted the plot a second time; the live views apply the range at once."""
+    curves = TrainCurves()
+    qtbot.addWidget(curves)
+    curves.resize(420, 600)
+    curves.setVisible(True)
+    frame_y(curves.accuracy, 90.0, 95.0, 0.1, 0.1)
+    curves.accuracy.plot([1, 2, 3], [91.0, 93.0, 94.0])
+    assert (
+        paints_of(qtbot, curves.canvas, lambda: frame_y(curves.accuracy, 80.0, 99.0, 0.1, 0.1)) == 1
+    )
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    widget.resize(420, 300)
+    widget.show()
+    items = SpectrumItems(widget.getPlotItem(), live=True)
+    items.update(spectrum_data(-3.0, -1.0, 10.0))
+    assert paints_of(qtbot, widget, lambda: items.update(spectrum_data(-2.0, 0.5, 30.0))) == 1
