@@ -27,6 +27,8 @@ MARGIN = 0.08
 AHEAD = 0.3
 AXIS_PX = 56
 MIN_ACCURACY_SPAN = 4.0
+RESERVED_MARKERS = 12
+"""Cut markers made ahead of a run (one cut at the start and one an epoch, at most this many)."""
 
 
 def frame_y(
@@ -114,7 +116,7 @@ class RunCurves:
         """Draw ``run``'s accuracy curves when they changed; returns whether they were redrawn."""
         started = run is not None and run.started is not None
         shown = (run, len(run.epochs), run.ended) if started else None
-        if shown == self._shown and shown is not None:
+        if shown == self._shown:  # unchanged, or still empty (as made)
             return False
         self._shown = shown
         if shown is None:
@@ -134,16 +136,22 @@ class CutMarkers:
         self.plot = plot
         self.lines: list[pg.InfiniteLine] = []
 
+    def reserve(self, count: int) -> None:
+        """Have at least ``count`` lines (hidden until used): adding a line to the plot mid-run
+        cost a frame about a millisecond, at every epoch's cut."""
+        while len(self.lines) < count:
+            line = pg.InfiniteLine(
+                angle=90, movable=False, pen=theme.pen(theme.MANUAL, 1.3, Qt.PenStyle.DashLine)
+            )
+            line.setVisible(False)
+            self.plot.addItem(line, ignoreBounds=True)
+            self.lines.append(line)
+
     def show(self, positions: np.ndarray) -> None:
         """One visible line per position; extra lines are hidden (nothing to do if unchanged)."""
         if np.array_equal(positions, self.positions()):
             return
-        while len(self.lines) < positions.size:
-            line = pg.InfiniteLine(
-                angle=90, movable=False, pen=theme.pen(theme.MANUAL, 1.3, Qt.PenStyle.DashLine)
-            )
-            self.plot.addItem(line, ignoreBounds=True)
-            self.lines.append(line)
+        self.reserve(positions.size)
         for index, line in enumerate(self.lines):
             visible = index < positions.size
             if visible:
@@ -203,6 +211,7 @@ class TrainCurves(QWidget):
             curves.show_accuracy(None)
         for markers in self.markers:
             markers.show(np.zeros(0))
+            markers.reserve(min(epochs + 1, RESERVED_MARKERS))
         for plot in (self.loss, self.accuracy):
             theme.show_values(plot, False)
             plot.disableAutoRange()
@@ -232,13 +241,15 @@ class TrainCurves(QWidget):
         pruned, baseline = split_runs(runs)
         changed = self.runs[0].show_accuracy(pruned) | self.runs[1].show_accuracy(baseline)
         self.markers[1].show(cut_positions(pruned))
+        if not changed:
+            return
         shown = [run for run in (pruned, baseline) if run is not None and run.steps]
         accuracy = [
             np.concatenate([run.accuracy_curves()[1], accuracy_points(run)[1]]) for run in shown
         ]
         accuracy = [values for values in accuracy if values.size]
         theme.show_values(self.accuracy, bool(accuracy))
-        if accuracy and changed:
+        if accuracy:
             values = np.concatenate(accuracy)
             low, high = float(values.min()), float(values.max())
             frame_y(self.accuracy, low, high, MARGIN, AHEAD, MIN_ACCURACY_SPAN)

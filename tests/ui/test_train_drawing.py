@@ -12,12 +12,13 @@ import pytest
 from PySide6.QtCore import QEvent, QObject
 
 from rmt_gui.state.plot_data import PlotOptions
+from rmt_gui.state.training import RunState
 from rmt_gui.ui import theme
 from rmt_gui.ui.multiples_view import MultiplesView
 from rmt_gui.ui.spectrum_items import LIVE_SLACK, SpectrumItems
 from rmt_gui.ui.train_curves import AXIS_PX, TrainCurves, frame_y
 from tests.helpers.spectrum_plots import spectrum_data
-from tests.helpers.training_events import AFTER, BEFORE, spectra
+from tests.helpers.training_events import AFTER, BEFORE, EPOCHS, run_events, spectra
 
 
 def y_range(plot: pg.PlotItem) -> list[float]:
@@ -161,3 +162,19 @@ def test_a_re_ranged_live_plot_paints_once(qtbot) -> None:
     items = SpectrumItems(widget.getPlotItem(), live=True)
     items.update(spectrum_data(-3.0, -1.0, 10.0))
     assert paints_of(qtbot, widget, lambda: items.update(spectrum_data(-2.0, 0.5, 30.0))) == 1
+
+
+def test_cut_markers_are_made_before_the_run_streams(qtbot, tmp_path) -> None:
+    """Adding a line to a plot mid-run cost an epoch's frame a millisecond: the markers of a
+    run's cuts are made when its plots are reset, and only shown as the cuts arrive."""
+    curves = TrainCurves()
+    qtbot.addWidget(curves)
+    curves.reset(EPOCHS)
+    items = {plot: len(plot.items) for plot in (curves.loss, curves.accuracy)}
+    run = RunState("RMT-pruned", tmp_path)
+    for event in run_events(pruned=True):
+        run.apply(event)
+    curves.show([run])
+    assert {plot: len(plot.items) for plot in items} == items
+    for markers in curves.markers:
+        assert markers.positions() == list(run.cut_positions()) and len(run.cuts) == EPOCHS
