@@ -21,6 +21,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QPainter, QPainterPath
 
 from rmt_gui.ui import theme
+from rmt_gui.ui.glyph_bounds import padded_in_view
 
 PARTS = ("histogram", "curve", "spikes")
 CURVE_WIDTH = 2.5
@@ -168,17 +169,7 @@ class SpectrumGlyph(pg.GraphicsObject):
         to the view: an update then repaints the plot's inside only, never its axes (the view
         clips its items anyway; :meth:`dataBounds` still gives the whole data)."""
         if self._rect is None:
-            pad = self.pixelPadding()
-            px, py = self.pixelVectors()
-            if px is None or py is None:
-                rect = QRectF(self._bounds)
-            else:
-                dx = pad * (abs(px.x()) + abs(py.x()))
-                dy = pad * (abs(px.y()) + abs(py.y()))
-                rect = self._bounds.adjusted(-dx, -dy, dx, dy)
-            view = self.getViewBox()
-            shown = self.mapRectFromView(view.viewRect()) if isinstance(view, pg.ViewBox) else None
-            self._rect = rect if shown is None else rect.intersected(shown)
+            self._rect = padded_in_view(self, self._bounds, self.pixelPadding())
         return self._rect
 
     def dataBounds(

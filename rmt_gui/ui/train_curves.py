@@ -19,7 +19,9 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from rmt_gui.state.training import RunState
 from rmt_gui.ui import theme
+from rmt_gui.ui.epoch_markers import EpochKey, EpochMarkers
 
+EMPTY = np.zeros(0)
 RUN_COLOURS = (theme.SWEEP, QColor(110, 110, 110))
 RAW_ALPHA = 70
 SNUG = 0.6
@@ -85,15 +87,12 @@ class RunCurves:
         self.raw.setDownsampling(auto=True, method="peak")
         self.raw.setClipToView(True)
         self.smooth = loss.plot(pen=theme.pen(colour, 2.2), name=name)
-        symbol = {"symbolSize": 6, "symbolBrush": pg.mkBrush(colour), "symbolPen": None}
-        self.test = accuracy.plot(pen=theme.pen(colour, 2.2), symbol="o", name=f"{name} test",
-                                  **symbol)  # fmt: skip
-        self.train = accuracy.plot(
-            pen=theme.pen(colour, 1.4, Qt.PenStyle.DashLine), symbol="t", name=f"{name} train",
-            **symbol,
-        )  # fmt: skip
-        for marked in (self.test, self.train):
-            marked.scatter.setData(useCache=False)
+        self.test = accuracy.plot(pen=theme.pen(colour, 2.2))
+        self.train = accuracy.plot(pen=theme.pen(colour, 1.4, Qt.PenStyle.DashLine))
+        self.markers = EpochMarkers(colour)
+        accuracy.addItem(self.markers)
+        for curve, kind in ((self.test, "test"), (self.train, "train")):
+            accuracy.legend.addItem(EpochKey(curve, self.markers, kind, colour), f"{name} {kind}")
         self._shown: tuple[RunState, int, object] | None = None
         self._loss_shown = True
 
@@ -122,10 +121,13 @@ class RunCurves:
         if shown is None:
             self.test.setData([], [])
             self.train.setData([], [])
+            self.markers.set_points((EMPTY, EMPTY), (EMPTY, EMPTY))
             return True
         epochs, train, _test = run.accuracy_curves()
+        test = accuracy_points(run)
         self.train.setData(epochs, train)
-        self.test.setData(*accuracy_points(run))
+        self.test.setData(*test)
+        self.markers.set_points(test, (epochs, train))
         return True
 
 

@@ -1,0 +1,22 @@
+"""The bounding rectangle of a one-item glyph: its data widened by its pens, cut to the view."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+
+
+def padded_in_view(item: pg.GraphicsObject, bounds: QRectF, pad: float) -> QRectF:
+    """``bounds`` (data units) widened by ``pad`` pixels on every side, then cut to the view
+    that shows ``item``: an update repaints the plot's inside only, never its axes (the view
+    clips its items anyway)."""
+    px, py = item.pixelVectors()
+    if px is None or py is None:
+        rect = QRectF(bounds)
+    else:
+        dx = pad * (abs(px.x()) + abs(py.x()))
+        dy = pad * (abs(px.y()) + abs(py.y()))
+        rect = bounds.adjusted(-dx, -dy, dx, dy)
+    view = item.getViewBox()
+    shown = item.mapRectFromView(view.viewRect()) if isinstance(view, pg.ViewBox) else None
+    return rect if shown is None else rect.intersected(shown)
