@@ -18,6 +18,15 @@ OFFSCREEN_CLICKS = pytest.mark.qt_log_ignore(
 )
 
 
+def shown_plot(qtbot):
+    """A plot widget with a lazily built menu, shown."""
+    widget = plot_widget()
+    qtbot.addWidget(widget)
+    widget.resize(400, 300)
+    widget.show()
+    return widget
+
+
 def right_click(qtbot, widget) -> None:
     viewport = widget.viewport()
     qtbot.mouseClick(viewport, Qt.MouseButton.RightButton, pos=viewport.rect().center())
@@ -25,10 +34,7 @@ def right_click(qtbot, widget) -> None:
 
 @OFFSCREEN_CLICKS
 def test_the_menu_is_built_at_the_first_right_click_and_shown(qtbot) -> None:
-    widget = plot_widget()
-    qtbot.addWidget(widget)
-    widget.resize(400, 300)
-    widget.show()
+    widget = shown_plot(qtbot)
     box = widget.getPlotItem().vb
     assert isinstance(box, LazyMenuViewBox) and box.menu is None and box.menuEnabled()
     right_click(qtbot, widget)
@@ -43,10 +49,7 @@ def test_the_menu_is_built_at_the_first_right_click_and_shown(qtbot) -> None:
 
 @OFFSCREEN_CLICKS
 def test_a_disabled_menu_is_never_built_nor_shown(qtbot) -> None:
-    widget = plot_widget()
-    qtbot.addWidget(widget)
-    widget.resize(400, 300)
-    widget.show()
+    widget = shown_plot(qtbot)
     widget.getPlotItem().setMenuEnabled(False)
     right_click(qtbot, widget)
     box = widget.getPlotItem().vb
