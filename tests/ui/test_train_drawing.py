@@ -134,9 +134,14 @@ class PaintCounter(QObject):
 
 
 def paints_of(qtbot, view: pg.GraphicsView, change) -> int:
-    """How often ``view`` paints for ``change()`` (once the earlier paints are done)."""
-    qtbot.wait(20)
+    """How often ``view`` paints for ``change()``, once it has painted nothing for 100 ms (a
+    loaded machine may still be painting the view's first frame)."""
     counter = PaintCounter(view.viewport())
+    seen = -1
+    while seen != counter.paints:
+        seen = counter.paints
+        qtbot.wait(100)
+    counter.paints = 0
     change()
     qtbot.waitUntil(lambda: counter.paints > 0)
     qtbot.wait(50)  # a second paint would follow the first at once
