@@ -154,23 +154,19 @@ def lower_thread_priority() -> None:
     On a machine with few cores the UI thread otherwise competes on equal terms with workers
     (and with the BLAS threads they start, which inherit this niceness) and stutters.
     """
-    if getattr(_local, "lowered", False) or sys.platform != "linux":
+    if getattr(_local, "lowered", False):
         return
     _local.lowered = True
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
-    except OSError:
-        return
+    lower_priority(threading.get_native_id())
 
 
-def lower_child_priority(pid: int) -> None:
-    """Nice a child process just spawned (Linux: its main thread, which every thread it starts
-    inherits), from the parent: its start-up, the interpreter and the imports before
-    :func:`serve` runs (seconds of CPU with torch), then yields to the UI thread as well."""
+def lower_priority(tid: int) -> None:
+    """Give thread ``tid`` :data:`WORKER_NICENESS` (Linux, where niceness is per thread and a
+    new thread inherits its creator's; a process's main thread has its pid as id)."""
     if sys.platform != "linux":
         return
     try:
-        os.setpriority(os.PRIO_PROCESS, pid, WORKER_NICENESS)
+        os.setpriority(os.PRIO_PROCESS, tid, WORKER_NICENESS)
     except OSError:
         return
 
@@ -460,8 +456,8 @@ class ProcessWorker:
             daemon=True,
         )  # fmt: skip
         child.start()
-        if child.pid is not None:
-            lower_child_priority(child.pid)
+        if child.pid is not None:  # niced from its start: its imports yield to the UI too
+            lower_priority(child.pid)
         requests_out.close()
         events_in.close()
         self._child, self._requests, self._events = child, requests_in, EventReader(events_out)

@@ -17,7 +17,7 @@ from rmt_gui.spectral.histogram import histogram, spectrum_values
 from rmt_gui.state.compare_table import DeltaCell, delta_headers, delta_rows
 from rmt_gui.state.plot_data import effective_bins
 from rmt_gui.ui import theme
-from rmt_gui.ui.plot_menus import plot_widget
+from rmt_gui.ui.view_box import plot_widget
 from rmt_gui.ui.workers import Runner
 
 SORT_ROLE = Qt.ItemDataRole.UserRole

@@ -51,8 +51,8 @@ from rmt_gui.state.compress import METHOD_LABELS, CurveState
 from rmt_gui.state.save_folder import suggested_path
 from rmt_gui.ui import theme
 from rmt_gui.ui.name_elide import NameDelegate
-from rmt_gui.ui.plot_menus import plot_widget
 from rmt_gui.ui.spectrum_view import IMAGE_FILTER, LEGEND_COLUMNS, fit_legend
+from rmt_gui.ui.view_box import plot_widget
 
 if TYPE_CHECKING:
     from torch import nn

@@ -18,7 +18,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
 
 from rmt_gui.ui import theme
-from rmt_gui.ui.glyph_bounds import padded_in_view
+from rmt_gui.ui.glyph_bounds import axis_extent, padded_in_view
 
 MARKER_PX = 6.0
 KINDS = ("test", "train")
@@ -84,10 +84,7 @@ class EpochMarkers(pg.GraphicsObject):
         self, axis: int, frac: float = 1.0, orthoRange: object = None
     ) -> tuple[float, float] | None:
         """The markers' extent along ``axis`` (0: x, 1: y), for a view's auto-range."""
-        bounds = self._bounds
-        if bounds is None:
-            return None
-        return (bounds.left(), bounds.right()) if axis == 0 else (bounds.top(), bounds.bottom())
+        return None if self._bounds is None else axis_extent(self._bounds, axis)
 
     def viewTransformChanged(self) -> None:
         """A zoom changes how many data units a marker's pixels are."""

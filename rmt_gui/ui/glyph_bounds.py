@@ -1,4 +1,5 @@
-"""The bounding rectangle of a one-item glyph: its data widened by its pens, cut to the view."""
+"""The bounds of a one-item glyph: its data widened by its pens and cut to the view (what it
+repaints), and the data's extent along an axis (what auto-range sees)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,8 @@ def padded_in_view(item: pg.GraphicsObject, bounds: QRectF, pad: float) -> QRect
     view = item.getViewBox()
     shown = item.mapRectFromView(view.viewRect()) if isinstance(view, pg.ViewBox) else None
     return rect if shown is None else rect.intersected(shown)
+
+
+def axis_extent(bounds: QRectF, axis: int) -> tuple[float, float]:
+    """``bounds`` along ``axis`` (0: x, 1: y), as a view's auto-range asks an item for it."""
+    return (bounds.left(), bounds.right()) if axis == 0 else (bounds.top(), bounds.bottom())

@@ -22,6 +22,7 @@ from rmt_gui.ui import theme
 from rmt_gui.ui.name_elide import elide_name
 from rmt_gui.ui.spectrum_items import SpectrumItems
 from rmt_gui.ui.theme import ValueAxis
+from rmt_gui.ui.view_box import plot_item
 
 ROW_HEIGHT = 230
 TITLE_HEIGHT = 40
@@ -252,7 +253,7 @@ class MultiplesView(QWidget):
         self._stale = False
 
     def _new_cell(self) -> tuple[pg.PlotItem, SpectrumItems]:
-        plot = pg.PlotItem(axisItems=cell_axes(), enableMenu=False)
+        plot = plot_item(enableMenu=False, axisItems=cell_axes())
         theme.style_plot(plot, grid=not self.live)
         plot.getAxis("left").setWidth(36)
         policy = plot.sizePolicy()

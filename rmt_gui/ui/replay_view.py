@@ -26,7 +26,7 @@ from rmt_gui.state.layer_metrics import metric_text
 from rmt_gui.state.plot_data import effective_bins
 from rmt_gui.state.replay import ReplayStep, Run
 from rmt_gui.ui import theme
-from rmt_gui.ui.plot_menus import plot_widget
+from rmt_gui.ui.view_box import plot_widget
 
 BINS = 60
 CURVE_COLORS = (theme.HIST_LINE, theme.SPIKE, theme.MANUAL, theme.GOOD, theme.MP_CURVE)

@@ -10,7 +10,6 @@ import base64
 import html
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QTimer, Signal
 
 from rmt_gui.state.document import Document
@@ -20,6 +19,7 @@ from rmt_gui.state.report import history_rows, layer_rows, write_reports
 from rmt_gui.ui import theme
 from rmt_gui.ui.spectrum_items import SpectrumItems
 from rmt_gui.ui.spectrum_view import AXIS_LABELS, readout_html
+from rmt_gui.ui.view_box import plot_widget
 
 FIGURE_SIZE = (900, 420)
 HISTORY_COLUMNS = {"step": "Step", "description": "What was done", "params": "Parameters",
@@ -83,7 +83,7 @@ class HtmlReportWriter(QObject):
         self.document, self.base, self.options = document, base, options
         self.reports = document.reports()
         self.figures: list[str] = []
-        self.canvas = pg.PlotWidget(axisItems=theme.value_axes(), enableMenu=False)
+        self.canvas = plot_widget(enableMenu=False, axisItems=theme.value_axes())
         self.canvas.resize(*FIGURE_SIZE)
         self.plot = self.canvas.getPlotItem()
         theme.style_plot(self.plot)

@@ -21,7 +21,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QPainter, QPainterPath
 
 from rmt_gui.ui import theme
-from rmt_gui.ui.glyph_bounds import padded_in_view
+from rmt_gui.ui.glyph_bounds import axis_extent, padded_in_view
 
 PARTS = ("histogram", "curve", "spikes")
 CURVE_WIDTH = 2.5
@@ -176,10 +176,7 @@ class SpectrumGlyph(pg.GraphicsObject):
         self, axis: int, frac: float = 1.0, orthoRange: object = None
     ) -> tuple[float, float] | None:
         """The data's extent along ``axis`` (0: x, 1: y), for a view's auto-range."""
-        if self._bounds.isNull():
-            return None
-        bounds = self._bounds
-        return (bounds.left(), bounds.right()) if axis == 0 else (bounds.top(), bounds.bottom())
+        return None if self._bounds.isNull() else axis_extent(self._bounds, axis)
 
     def pixelPadding(self) -> float:
         """Pixels drawn beyond the data: half the widest pen or tick."""

@@ -222,7 +222,7 @@ class SpectrumItems:
             if self._frames(x_range, top):
                 return
             x_range, top = live_slack(x_range, top)
-        theme.show_range(self.plot, xRange=x_range, yRange=(-RUG_BAND * top, top), padding=0)
+        self.plot.setRange(xRange=x_range, yRange=(-RUG_BAND * top, top), padding=0)
 
     def _frames(self, x_range: tuple[float, float], top: float) -> bool:
         """Whether the current view holds ``x_range`` and ``top`` (and the rug band) snugly."""

@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 from rmt_gui.state.plot_data import PlotOptions, SpectrumPlotData, plot_data
 from rmt_gui.ui import theme
 from rmt_gui.ui.live_label import LiveLabel
-from rmt_gui.ui.plot_menus import plot_widget
 from rmt_gui.ui.prune_panel import described_combo
 from rmt_gui.ui.spectrum_items import CUTOFF_NAMES, SIDE_ANCHORS, SpectrumItems
+from rmt_gui.ui.view_box import plot_widget
 
 IMAGE_FILTER = "PNG image (*.png);;SVG image (*.svg)"
 SCALES = (
@@ -315,8 +315,7 @@ class SpectrumView(QWidget):
         x0, x1 = self.plot.viewRange()[0]
         xs, _ = self.overlay.getData()
         if xs is not None and len(xs) and (xs[0] < x0 or xs[-1] > x1):
-            theme.show_range(self.plot, xRange=(min(x0, float(xs[0])), max(x1, float(xs[-1]))),
-                             padding=0)  # fmt: skip
+            self.plot.setXRange(min(x0, float(xs[0])), max(x1, float(xs[-1])), padding=0)
 
     def set_manual_rank(self, rank: int) -> None:
         """Place the manual line so that it keeps ``rank`` values (no ``rankChosen`` emitted)."""

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from rmt_gui.ui import theme
-from rmt_gui.ui.plot_menus import plot_widget
 from rmt_gui.ui.spectrum_items import SIDE_ANCHORS
+from rmt_gui.ui.view_box import plot_widget
 
 if TYPE_CHECKING:
     from rmt_gui.state.document import Document
@@ -134,8 +134,8 @@ class SweepView(QWidget):
         theme.show_values(self.plot, bool(x.size))
         if x.size:
             low = 0.0 if self.log else min(0.0, float(x.min()))
-            theme.show_range(self.plot, xRange=(low, max(float(x.max()), 1.0)), yRange=(0, 100),
-                             padding=0.03)  # fmt: skip
+            self.plot.setRange(xRange=(low, max(float(x.max()), 1.0)), yRange=(0, 100),
+                               padding=0.03)  # fmt: skip
 
     def bind(self, document: Document) -> None:
         """Draw ``document``'s sweep of the focused layer; redraw when any of the three changes."""

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from rmt_gui.state.training import RunState
 from rmt_gui.ui import theme
 from rmt_gui.ui.epoch_markers import EpochKey, EpochMarkers
+from rmt_gui.ui.view_box import plot_item
 
 EMPTY = np.zeros(0)
 RUN_COLOURS = (theme.SWEEP, QColor(110, 110, 110))
@@ -50,7 +51,7 @@ def frame_y(
     y0, y1 = plot.viewRange()[1]
     if y0 <= lo and hi <= y1 and span >= SNUG * (y1 - y0):
         return
-    theme.show_range(plot, yRange=(lo - below * span, hi + above * span), padding=0)
+    plot.setYRange(lo - below * span, hi + above * span, padding=0)
 
 
 def accuracy_points(run: RunState) -> tuple[np.ndarray, np.ndarray]:
@@ -176,8 +177,10 @@ class TrainCurves(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = pg.GraphicsLayoutWidget()
-        self.loss = self.canvas.addPlot(row=0, col=0, axisItems=_axes(), enableMenu=False)
-        self.accuracy = self.canvas.addPlot(row=1, col=0, axisItems=_axes(), enableMenu=False)
+        self.loss = plot_item(enableMenu=False, axisItems=_axes())
+        self.accuracy = plot_item(enableMenu=False, axisItems=_axes())
+        self.canvas.addItem(self.loss, row=0, col=0)
+        self.canvas.addItem(self.accuracy, row=1, col=0)
         for plot, title, label in (
             (self.loss, "Mini-batch loss (thin) and its running mean", "loss (log axis)"),
             (self.accuracy, "Accuracy at the end of each epoch", "accuracy (%)"),
@@ -217,7 +220,7 @@ class TrainCurves(QWidget):
         for plot in (self.loss, self.accuracy):
             theme.show_values(plot, False)
             plot.disableAutoRange()
-            theme.show_range(plot, xRange=(0, max(epochs, 1)), padding=0.03)
+            plot.setXRange(0, max(epochs, 1), padding=0.03)
 
     def show(self, runs: list[RunState]) -> None:
         """Draw both plots (:meth:`show_loss`, then :meth:`show_accuracy`)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 
 TRUST_WAIT_S = 5.0
 """The longest a question waits for files opened before it that are still opening."""
+
+
+class Question(NamedTuple):
+    """A trust question waiting its turn: whose, what it found, and when it came."""
+
+    view: DocumentView
+    needs: NeedsTrust
+    arrived: float
 
 
 class TrustQuestions:
@@ -47,7 +55,7 @@ class TrustQuestions:
         self._post_status, self._show_status = post_status, show_status
         self._bursts = itertools.count()
         self._order: dict[DocumentView, tuple[int, int]] = {}
-        self.waiting: list[tuple[DocumentView, NeedsTrust, float]] = []
+        self.waiting: list[Question] = []
         self.asking: tuple[DocumentView, QMessageBox] | None = None
         self._patience = QTimer(parent)
         self._patience.setSingleShot(True)
@@ -64,8 +72,8 @@ class TrustQuestions:
         if view.failure:
             return
         self._drop(view)
-        self.waiting.append((view, needs, time.monotonic()))
-        self.waiting.sort(key=lambda pair: self._order.get(pair[0], (-1, 0)))
+        self.waiting.append(Question(view, needs, time.monotonic()))
+        self.waiting.sort(key=lambda question: self._order.get(question.view, (-1, 0)))
         self.ask_next()
 
     def forget(self, view: DocumentView) -> None:
@@ -76,13 +84,13 @@ class TrustQuestions:
 
     def _drop(self, view: DocumentView) -> None:
         """Take ``view``'s waiting question off the queue, if it has one."""
-        self.waiting = [question for question in self.waiting if question[0] is not view]
+        self.waiting = [question for question in self.waiting if question.view is not view]
 
     def ask_next(self) -> None:
         """Show the first waiting question, unless one is on screen or a file opened before
         it (in the same call) may still ask one and the question has not waited ``wait_s``."""
         views = self._views()
-        self.waiting = [question for question in self.waiting if question[0] in views]
+        self.waiting = [question for question in self.waiting if question.view in views]
         if self.asking is not None or not self.waiting:
             return
         view, needs, arrived = self.waiting[0]
@@ -107,7 +115,7 @@ class TrustQuestions:
     def _may_still_ask(self, view: DocumentView) -> bool:
         """Whether ``view`` is still opening, untrusted, and has not asked yet."""
         asked = self.asking is not None and self.asking[0] is view
-        queued = any(question[0] is view for question in self.waiting)
+        queued = any(question.view is view for question in self.waiting)
         return (
             view.document is None and not view.failure and not view.trust and not (asked or queued)
         )

@@ -17,6 +17,7 @@ from rmt_gui.ui import theme
 from rmt_gui.ui.multiples_view import MultiplesView
 from rmt_gui.ui.spectrum_items import LIVE_SLACK, SpectrumItems
 from rmt_gui.ui.train_curves import AXIS_PX, TrainCurves, frame_y
+from rmt_gui.ui.view_box import plot_widget
 from tests.helpers.spectrum_plots import spectrum_data
 from tests.helpers.training_events import AFTER, BEFORE, EPOCHS, run_events, spectra
 
@@ -160,7 +161,7 @@ def test_a_re_ranged_live_plot_paints_once(qtbot) -> None:
     assert (
         paints_of(qtbot, curves.canvas, lambda: frame_y(curves.accuracy, 80.0, 99.0, 0.1, 0.1)) == 1
     )
-    widget = pg.PlotWidget()
+    widget = plot_widget()
     qtbot.addWidget(widget)
     widget.resize(420, 300)
     widget.show()

@@ -1,5 +1,6 @@
-"""Plots build pyqtgraph's context menu at the first right-click, not as they are made; live
-plots (training, small multiples) have none at all."""
+"""The app's view box: plots build pyqtgraph's context menu at the first right-click, not as
+they are made; live plots (training, small multiples) have none at all. (A new range moving the
+items at once is tested with the live plots, in test_train_drawing.)"""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from PySide6.QtCore import Qt
 
 from rmt_gui.state.plot_data import PlotOptions
 from rmt_gui.ui.multiples_view import MultiplesView
-from rmt_gui.ui.plot_menus import LazyMenuViewBox, plot_widget
 from rmt_gui.ui.spectrum_view import SpectrumView
 from rmt_gui.ui.train_curves import TrainCurves
+from rmt_gui.ui.view_box import AppViewBox, plot_widget
 
 OFFSCREEN_CLICKS = pytest.mark.qt_log_ignore(
     "Mouse event .* not accepted",  # the scene takes the click as a pyqtgraph mouse event
@@ -36,7 +37,7 @@ def right_click(qtbot, widget) -> None:
 def test_the_menu_is_built_at_the_first_right_click_and_shown(qtbot) -> None:
     widget = shown_plot(qtbot)
     box = widget.getPlotItem().vb
-    assert isinstance(box, LazyMenuViewBox) and box.menu is None and box.menuEnabled()
+    assert isinstance(box, AppViewBox) and box.menu is None and box.menuEnabled()
     right_click(qtbot, widget)
     menu = box.menu
     assert menu is not None
