@@ -109,6 +109,7 @@ class CompressView(QWidget):
         self.splitter.setSizes(list(SPLITS[Qt.Orientation.Horizontal]))
         layout.addWidget(self.splitter, 1)
         host.opened.connect(lambda _path: self.bind(host.document))
+        self.bind(host.document)
         self._redraw()
 
     def resizeEvent(self, event: QResizeEvent) -> None:

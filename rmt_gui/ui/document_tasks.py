@@ -129,8 +129,9 @@ class DocumentTasks(QObject):
         )  # fmt: skip
 
     def sweep(self) -> None:
-        """Sweep the selected layer's rank (asks for the data if missing)."""
+        """Sweep the selected layer's rank (asks for the data if missing), its tab in front."""
         view = self.view
+        view.show_view(view.sweep)
         name = view.current_layer()
         report = view.document.report(name) if view.document and name else None
         if report is None or report.analysis is None or not report.prunable:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
@@ -34,6 +35,7 @@ from rmt_gui.ui.document_tasks import DocumentTasks
 from rmt_gui.ui.history_panel import HistoryPanel
 from rmt_gui.ui.layer_filter_bar import LayerFilterBar
 from rmt_gui.ui.layer_table import LayerTable
+from rmt_gui.ui.lazy_page import LazyPage
 from rmt_gui.ui.metric_heatmap import MetricHeatmap
 from rmt_gui.ui.multiples_view import MultiplesView
 from rmt_gui.ui.prune_panel import PrunePanel
@@ -41,6 +43,9 @@ from rmt_gui.ui.spectrum_view import SpectrumView
 from rmt_gui.ui.steady_tabs import SteadyTabWidget
 from rmt_gui.ui.sweep_view import SweepView
 from rmt_gui.ui.workers import Runner, preload
+
+if TYPE_CHECKING:
+    from rmt_gui.ui.compress_view import CompressView
 
 PREVIEW_DELAY_MS = 150
 BEFORE = "before pruning (as opened)"
@@ -87,7 +92,7 @@ class DocumentView(QWidget):
         self.spectrum = SpectrumView(self.plot_options)
         self.spectrum.source = self.path.name
         self.multiples = MultiplesView(self.plot_options)
-        self.sweep = SweepView(options.sweep_points, options.sweep_log)
+        self._sweep_options = (options.sweep_points, options.sweep_log)
         self.prune = PrunePanel(options.prune)
         self.views = self._view_tabs()
         self.left = QSplitter(Qt.Orientation.Vertical)
@@ -115,17 +120,57 @@ class DocumentView(QWidget):
         self._connect()
 
     def _view_tabs(self) -> QTabWidget:
-        """The plot views of the middle column (the Compress view imported only now: it is the
-        heaviest and not needed at start-up)."""
-        from rmt_gui.ui.compress_view import CompressView
-
+        """The plot views of the middle column; the Rank-sweep and Compress views are built
+        when first shown or used (:class:`LazyPage`)."""
         views = SteadyTabWidget()
         views.addTab(self.spectrum, "Spectrum")
         views.addTab(self.multiples, "All layers")
-        views.addTab(self.sweep, "Rank sweep")
-        self.compress = CompressView(self)
-        views.addTab(self.compress, "Compress")
+        self._sweep_page = LazyPage(self._build_sweep)
+        views.addTab(self._sweep_page, "Rank sweep")
+        self._compress_page = LazyPage(self._build_compress)
+        views.addTab(self._compress_page, "Compress")
         return views
+
+    @property
+    def sweep(self) -> SweepView:
+        """The Rank-sweep view (built now if it was not)."""
+        return cast(SweepView, self._sweep_page.content())
+
+    @property
+    def compress(self) -> CompressView:
+        """The Compress view (built now if it was not)."""
+        return cast("CompressView", self._compress_page.content())
+
+    def _build_sweep(self) -> SweepView:
+        """The Rank-sweep view, wired to the tasks and drawing the document's sweep."""
+        sweep = SweepView(*self._sweep_options)
+        sweep.startRequested.connect(self.tasks.sweep)
+        sweep.cancelRequested.connect(lambda: self.runner.cancel("sweep"))
+        if self.document is not None:
+            sweep.bind(self.document)
+        return sweep
+
+    def _build_compress(self) -> CompressView:
+        """The Compress view (imported only now: it is the heaviest, and most openings never
+        show it)."""
+        from rmt_gui.ui.compress_view import CompressView
+
+        return CompressView(self)
+
+    def show_view(self, widget: QWidget) -> None:
+        """Bring the middle-column tab holding ``widget`` (a tab's page or what a lazy page
+        holds) to the front."""
+        page: QWidget | None = widget
+        while page is not None and self.views.indexOf(page) < 0:
+            page = page.parentWidget()
+        if page is not None:
+            self.views.setCurrentWidget(page)
+
+    def sweep_options(self) -> tuple[int, bool]:
+        """The Rank-sweep view's rank count and log axis (as opened, if it was never built)."""
+        if not self._sweep_page.built:
+            return self._sweep_options
+        return self.sweep.points.value(), self.sweep.log
 
     def _layer_overviews(self) -> QWidget:
         """The filter bar above the table (returned, for the left column) and the heat-map
@@ -158,8 +203,6 @@ class DocumentView(QWidget):
         self.workspace.document_removed.connect(self._peers_changed)
         self.history.evaluateRequested.connect(self.tasks.evaluate)
         self.history.cancelRequested.connect(lambda: self.runner.cancel("evaluate"))
-        self.sweep.startRequested.connect(self.tasks.sweep)
-        self.sweep.cancelRequested.connect(lambda: self.runner.cancel("sweep"))
 
     # -- opening and analysis ---------------------------------------------------------------
 
@@ -244,7 +287,8 @@ class DocumentView(QWidget):
         doc.report_added.connect(self._report_arrived)
         doc.saved_changed.connect(self._saved_changed)
         self.history.bind(doc)
-        self.sweep.bind(doc)
+        if self._sweep_page.built:
+            self.sweep.bind(doc)
         self.workspace.add(doc)
         self.opening.emit("")
         self.opened.emit(self.path)

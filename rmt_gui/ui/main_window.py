@@ -572,10 +572,10 @@ class MainWindow(QMainWindow):
         if isinstance(view, DocumentView):
             self.settings.set_bytes("splitter", view.splitter.saveState())
             self.settings.set_bytes("left_splitter", view.left.saveState())
+            points, log = view.sweep_options()
             self.settings.set_view(ViewSettings(
                 plot=view.spectrum.options, prune=view.prune.options(),
-                eval_count=view.history.count.value(), sweep_points=view.sweep.points.value(),
-                sweep_log=view.sweep.log,
+                eval_count=view.history.count.value(), sweep_points=points, sweep_log=log,
             ))  # fmt: skip
         self.settings.sync()
 

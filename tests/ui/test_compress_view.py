@@ -23,7 +23,7 @@ def small_curve(view) -> None:
     panel.calibration.setValue(256)
     panel.finetune_steps.setValue(10)
     panel.fractions = FRACTIONS
-    view.views.setCurrentWidget(panel)
+    view.show_view(panel)
 
 
 def click_point(qtbot, panel, point) -> None:

@@ -67,7 +67,7 @@ def test_missing_data_asks_and_a_chosen_folder_works(
 def test_rank_sweep_fills_in_and_matches_truncation(qtbot, window, model_files) -> None:
     view = open_and_wait(qtbot, window, model_files["small"])
     view.table.select_layer("fc1.weight")
-    view.views.setCurrentWidget(view.sweep)
+    view.show_view(view.sweep)
     view.sweep.points.setValue(4)
     report = view.document.report("fc1.weight")
     view.sweep.start_button.click()
@@ -102,7 +102,7 @@ def test_sweep_cancel_keeps_points(qtbot, window, model_files) -> None:
 def test_linear_sweep_starts_at_a_zeroed_layer(qtbot, window, model_files) -> None:
     view = open_and_wait(qtbot, window, model_files["small"])
     view.table.select_layer("fc1.weight")
-    view.views.setCurrentWidget(view.sweep)
+    view.show_view(view.sweep)
     view.sweep.log_box.setChecked(False)
     view.sweep.points.setValue(3)
     view.sweep.start_button.click()

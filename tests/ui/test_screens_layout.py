@@ -179,7 +179,7 @@ def rising_curve(fractions: tuple[float, ...]) -> list:
 def test_compress_legend_and_axis_title_stay_clear(qtbot, window, model_files) -> None:
     view = open_and_wait(qtbot, window, model_files["small"], preview=False)
     panel = view.compress
-    view.views.setCurrentWidget(panel)
+    view.show_view(panel)
     for event in rising_curve((0.05, 0.1, 0.2, 0.3)):
         panel.state.add(event)
     panel._redraw()

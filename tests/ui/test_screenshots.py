@@ -51,7 +51,7 @@ def test_main_screens(qtbot, window, model_files) -> None:
     qtbot.waitUntil(lambda: pruned.evaluation is not None, timeout=WAIT_MS)
     assert colours(save_screenshot(window, "06_pruned_with_overlay_and_history")) > 200
     view.undo()
-    view.views.setCurrentWidget(view.sweep)
+    view.show_view(view.sweep)
     view.sweep.start_button.click()
     qtbot.waitUntil(lambda: not view.sweep.cancel_button.isEnabled(), timeout=WAIT_MS)
     assert colours(save_screenshot(window, "07_rank_sweep")) > 100

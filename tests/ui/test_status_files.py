@@ -143,7 +143,7 @@ def test_evaluation_shows_starting_and_loading_before_counting_images(
 @pytest.mark.slow
 def test_the_sweep_evaluates_the_number_of_ranks_shown(qtbot, window, model_files) -> None:
     view = open_and_wait(qtbot, window, model_files["small"])
-    view.views.setCurrentWidget(view.sweep)
+    view.show_view(view.sweep)
     view.sweep.points.setValue(5)
     view.tasks.sweep()
     qtbot.waitUntil(view.sweep.progress.isVisible, timeout=WAIT_MS)
