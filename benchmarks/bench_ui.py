@@ -56,7 +56,7 @@ TRAIN = TrainConfig(
     prune=PruneConfig(), threads=max(1, (os.cpu_count() or 2) - 1), data_root=str(DATA),
 )  # fmt: skip
 SNAPSHOTS_PER_SECOND = 5
-REPEATS = 4
+REPEATS = 6
 TRAIN_BEAT_MS = 10
 FRAMES_TARGET = 10
 RATIO_TARGET = 1.05
@@ -327,8 +327,9 @@ def app_rate(folder: Path) -> AppRun:
 
 def bench_training(folder: Path) -> None:
     """Train 784-1000-10 headless (in its own process, as the CLI does) and in the Train tab,
-    alternately: the machine is shared, so rates drift; the verdict uses the median of the
-    pairs' time ratios."""
+    alternately, starting and ending headless. The host's speed drifts (by up to 20% over a
+    minute here), so each app run is compared with the mean of the two headless runs around
+    it, which cancels a steady drift; the verdict uses the median of these pairs' time ratios."""
     steps = TRAIN.epochs * TRAIN.limit_train // TRAIN.batch_size
     print(
         f"training {'-'.join(map(str, TRAIN.dims))}: {steps} steps of {TRAIN.batch_size}, "
@@ -336,8 +337,8 @@ def bench_training(folder: Path) -> None:
     )
     headless, app, drawn, shares, makeups = [], [], [], [], []
     stalls: dict[str, list[float]] = {"loading": [], "training": [], "ending": []}
+    headless.append(headless_in_subprocess(folder / "h0"))
     for index in range(REPEATS):
-        headless.append(headless_in_subprocess(folder / f"h{index}"))
         result = app_rate(folder / f"a{index}")
         app.append(result.rate)
         shares.append(result.share)
@@ -345,11 +346,15 @@ def bench_training(folder: Path) -> None:
         for phase, values in result.gaps.items():
             stalls[phase].append(max(values, default=0.0))
         drawn.append(result.frames / (steps / result.rate))
-    pairs = [h / a for h, a in zip(headless, app, strict=True)]
-    runs = " ".join(f"{h:.1f}/{a:.1f}" for h, a in zip(headless, app, strict=True))
-    print(f"{'each pair, headless/app (steps/s)':<48}{runs}")
+        headless.append(headless_in_subprocess(folder / f"h{index + 1}"))
+    around = [(before + after) / 2 for before, after in itertools.pairwise(headless)]
+    pairs = [h / a for h, a in zip(around, app, strict=True)]
+    runs = " ".join(f"{h:.1f}/{a:.1f}" for h, a in zip(around, app, strict=True))
+    order = " ".join(f"{rate:.1f}" for rate in headless)
+    print(f"{'headless runs in order (steps/s)':<48}{order}")
+    print(f"{'each pair, headless (mean around)/app (steps/s)':<48}{runs}")
     print(f"{'each pair, time ratio app/headless':<48}{' '.join(f'{r:.3f}' for r in pairs)}")
-    print(f"{f'headless engine (best of {REPEATS})':<48}{max(headless):8.1f} steps/s")
+    print(f"{f'headless engine (best of {REPEATS + 1})':<48}{max(headless):8.1f} steps/s")
     print(f"{f'in the Train tab (best of {REPEATS})':<48}{max(app):8.1f} steps/s")
     print(f"{'time ratio of the bests':<48}{max(headless) / max(app):8.3f}x")
     ratio = float(np.median(pairs))
