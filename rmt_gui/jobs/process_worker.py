@@ -6,7 +6,8 @@ between them (each child pays for its own torch import). A job is named, not pic
 ``function(cancel, pause, *args)``; whatever it yields (immutable events, numpy arrays, bytes,
 never a tensor or module) is pickled back over a pipe by a feeder thread, so a slow reader never
 slows the job, and received and unpickled on this side by a reader thread (:class:`EventReader`),
-so that a large message never holds up the thread that polls. Cancel and pause are shared-memory
+so that a large message never holds up the thread that polls (large arrays cross in pieces:
+:mod:`rmt_gui.jobs.pipe_messages`). Cancel and pause are shared-memory
 flags behind the engine's own :class:`CancelToken` and :class:`PauseGate`; a job that does not
 stop within ``grace_s`` of a cancel is terminated, then killed. The child caps its address
 space (``RLIMIT_AS``, by default :data:`MEMORY_FRACTION` of the RAM; ``$RMT_GUI_WORKER_MEMORY``
@@ -22,12 +23,9 @@ the engine, and for debugging); everything else is the same.
 from __future__ import annotations
 
 import contextlib
-import copyreg
 import importlib
-import io
 import multiprocessing
 import os
-import pickle
 import queue
 import resource
 import signal
@@ -41,10 +39,9 @@ from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any, Literal
 
-import numpy as np
-
 from rmt_gui.errors import CancelledError, RmtGuiError
 from rmt_gui.jobs.control import CancelToken, Flag, PauseGate
+from rmt_gui.jobs.pipe_messages import receive, send
 
 GRACE_S = 10.0
 FLAG_POLL_S = 0.01
@@ -225,30 +222,6 @@ def default_memory_limit() -> int | None:
     return None if ram is None else int(ram * MEMORY_FRACTION)
 
 
-def _rebuild_array(data: bytes | bytearray, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
-    """An array on its unpickled buffer: ``bytearray`` (writeable) or ``bytes`` (read-only)."""
-    return np.frombuffer(data, dtype=dtype).reshape(shape)
-
-
-def _reduce_array(array: np.ndarray) -> str | tuple[Any, ...]:
-    """Pickle plain arrays as their raw buffer (protocol 5: no copy on the way out), unpickled
-    as ``bytearray`` when the array was writeable and ``bytes`` when not, so the writeable flag
-    survives (numpy's own pickle drops it) and a received model costs one copy, not two."""
-    if array.dtype.hasobject:
-        return array.__reduce__()
-    buffer = pickle.PickleBuffer(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
-    return _rebuild_array, (buffer, array.dtype.str, array.shape)
-
-
-def dumps(message: Any) -> bytes:
-    """Pickle ``message``, numpy arrays by :func:`_reduce_array` (cheap, and read-only stays so)."""
-    buffer = io.BytesIO()
-    pickler = pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    pickler.dispatch_table = {**copyreg.dispatch_table, np.ndarray: _reduce_array}
-    pickler.dump(message)
-    return buffer.getvalue()
-
-
 class _Feeder:
     """Sends messages from a queue on a thread of its own; a broken pipe cancels the job."""
 
@@ -267,7 +240,7 @@ class _Feeder:
         while True:
             message = self._queue.get()
             try:
-                self._connection.send_bytes(dumps(message))
+                send(self._connection, message)
             except (OSError, ValueError):  # the parent went away: stop the job
                 self._cancel.cancel()
                 return
@@ -293,7 +266,7 @@ class EventReader:
     def _run(self) -> None:
         try:
             while True:
-                self.inbox.put(pickle.loads(self._connection.recv_bytes()))
+                self.inbox.put(receive(self._connection))
         except (EOFError, OSError):
             pass
         finally:

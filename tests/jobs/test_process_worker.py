@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import pickle
 import signal
 import sys
 import threading
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from rmt_gui.errors import RmtGuiError
+from rmt_gui.jobs.pipe_messages import send
 from rmt_gui.jobs.process_worker import (
     MEMORY_VARIABLE,
     THREAD_VARIABLES,
@@ -25,11 +25,9 @@ from rmt_gui.jobs.process_worker import (
     ProcessWorker,
     default_memory_limit,
     describe_failure,
-    dumps,
     exit_message,
     parse_memory_limit,
 )
-from rmt_gui.spectral.spectrum import Spectrum
 
 JOBS = "tests.helpers.worker_jobs"
 LIMIT = 1 << 30  # the numpy-only children need far less
@@ -166,29 +164,6 @@ def test_a_worker_refuses_a_second_job_at_once() -> None:
     assert worker.close(5)
 
 
-def test_events_pickle_cheaply_and_stay_read_only() -> None:
-    values = np.sort(np.random.default_rng(0).uniform(0.1, 2.0, 784))[::-1]
-    spectrum = Spectrum.from_singular_values(values, (1000, 784))
-    data = dumps(spectrum)
-    copy = pickle.loads(data)
-    np.testing.assert_array_equal(copy.singular_values, spectrum.singular_values)
-    assert not copy.singular_values.flags.writeable
-    assert len(data) < 2 * spectrum.singular_values.nbytes + 2048
-    writable = pickle.loads(dumps(np.arange(4.0)))
-    writable[0] = 7.0
-    assert writable.tolist() == [7.0, 1.0, 2.0, 3.0]
-
-
-def test_a_received_writeable_array_lives_on_its_unpickled_buffer() -> None:
-    weight = np.asfortranarray(np.arange(12, dtype=np.float32).reshape(3, 4))
-    copy = pickle.loads(dumps(weight))
-    np.testing.assert_array_equal(copy, weight)
-    owner = copy
-    while isinstance(owner, np.ndarray):
-        owner = owner.base
-    assert copy.flags.writeable and isinstance(memoryview(owner).obj, bytearray)
-
-
 def test_failures_read_as_one_line() -> None:
     assert describe_failure(RuntimeError("DefaultCPUAllocator: can't allocate memory")) == (
         "the worker ran out of memory"
@@ -273,7 +248,7 @@ def test_the_reader_unpickles_off_the_polling_thread_in_order_then_closes_the_pi
     reader = EventReader(read_end)
     big = np.arange(4_000_000, dtype=np.float32)  # 16 MB: a model's layer
     for message in ((1, "first"), (1, big), (1, ThreadProbe())):
-        write_end.send_bytes(dumps(message))
+        send(write_end, message)
     write_end.close()
     items = drain(reader)
     assert items[0] == (1, "first")
