@@ -19,7 +19,8 @@ from rmt_gui.jobs.model_transfer import (
     tensor_from_data,
     tensor_to_data,
 )
-from rmt_gui.jobs.process_worker import JobEnded, JobSpec, ProcessWorker, dumps
+from rmt_gui.jobs.pipe_messages import dumps
+from rmt_gui.jobs.process_worker import JobEnded, JobSpec, ProcessWorker
 from rmt_gui.model.jit import quiet_jit
 from rmt_gui.model.surgery import truncate
 from rmt_gui.model.tree import WeightTree, tree_from_state_dict
