@@ -4,10 +4,10 @@ Run: ``QT_QPA_PLATFORM=offscreen python benchmarks/bench_ui.py [--training-only]
 (issue 5 §10): redraw of a 4096-value spectrum < 10 ms; selecting another analysed layer < 50 ms;
 longest UI-thread stall while a 4096x4096 layer is analysed < 50 ms (a 5 ms timer heartbeat);
 window shown < 2 s after launch. Also, without a target: the longest stall while a fresh app
-process opens that file (its first file imports torch in the UI process). Issue 11: while the Train tab trains 784-1000-10 with live
-spectrum snapshots (in its worker process), at least 10 frames drawn per second, the longest
-UI-thread stall < 30 ms and the training throughput within 1.05x of the headless engine (the
-same configuration and snapshot policy, timed in this run).
+process opens that file (its first file imports torch in the UI process). Issue 11: while the
+Train tab trains 784-1000-10 with live spectrum snapshots (in its worker process), at least 10
+frames drawn per second, the longest UI-thread stall < 30 ms and the training throughput within
+1.05x of the headless engine (the same configuration and snapshot policy, timed in this run).
 """
 
 from __future__ import annotations
